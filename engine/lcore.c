@@ -1,0 +1,43 @@
+#include "lcore.h"
+
+#include <stdarg.h>
+
+void lcore_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction release)
+{
+  luaL_newmetatable(L, tname);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "__index");
+  if (methods)
+    luaL_setfuncs(L, methods, 0);
+  if (release) {
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+}
+
+int lcore_fail(lua_State *L, int code, const char *fmt, ...)
+{
+  va_list ap;
+  lua_pushnil(L);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_pushinteger(L, code);
+  return 3;
+}
+
+int luaopen_vns_core(lua_State *L)
+{
+  lua_newtable(L);
+  lsys_register(L);
+  lmodule_register(L);
+  lprog_register(L);
+  lmap_register(L);
+  lstack_register(L);
+  lbuffer_register(L);
+  lfeatures_register(L);
+  return 1;
+}

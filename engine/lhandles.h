@@ -1,0 +1,33 @@
+/* lhandles: the userdata types shared between the engine's Lua files. */
+#ifndef VNS_LHANDLES_H
+#define VNS_LHANDLES_H
+
+#include <lua.h>
+
+#define MODULE_MT "vns.module"
+#define PROG_MT "vns.prog"
+#define LINK_MT "vns.link"
+#define MAP_MT "vns.map"
+#define BUFFER_MT "vns.buffer"
+
+/* A compiled BCC module: owns the map fds. */
+struct vns_module {
+  void *bpf;
+};
+
+/* A program loaded into the kernel. */
+struct vns_prog {
+  int fd;
+  int prog_type;
+  char name[128];
+};
+
+struct vns_module *lmodule_check(lua_State *L, int idx);
+
+/* Push a map handle for table `id` of the module at module_idx. */
+void lmap_push(lua_State *L, int module_idx, size_t id);
+
+/* The BPF_PROG_TYPE_* for "kprobe", "tracepoint", ...; -1 if unknown. */
+int lprog_type_by_name(const char *name);
+
+#endif

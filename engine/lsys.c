@@ -1,0 +1,177 @@
+/* lsys: clocks, interruptible sleep, interfaces, kernel facts. */
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lcore.h"
+#include "signals.h"
+#include "tracefs.h"
+#include "util.h"
+
+static int sys_monotime(lua_State *L)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
+  return 1;
+}
+
+static int sys_walltime(lua_State *L)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* Sleep up to `seconds`; wakes early on SIGINT/SIGTERM. Returns true when
+ * the full time passed, false when a stop was requested. */
+static int sys_sleep(lua_State *L)
+{
+  double seconds = luaL_checknumber(L, 1);
+  struct timespec now, end;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  long long end_ns = end.tv_sec * 1000000000LL + end.tv_nsec + (long long)(seconds * 1e9);
+  struct pollfd pfd = { .fd = signals_wake_fd(), .events = POLLIN };
+  while (!signals_pending()) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long left = end_ns - (now.tv_sec * 1000000000LL + now.tv_nsec);
+    if (left <= 0)
+      break;
+    poll(&pfd, 1, (int)((left + 999999) / 1000000));
+  }
+  lua_pushboolean(L, !signals_pending());
+  return 1;
+}
+
+static int sys_interrupted(lua_State *L)
+{
+  lua_pushboolean(L, signals_pending());
+  lua_pushinteger(L, signals_last());
+  return 2;
+}
+
+static int sys_ifindex(lua_State *L)
+{
+  unsigned idx = if_nametoindex(luaL_checkstring(L, 1));
+  if (!idx)
+    return lcore_fail(L, errno, "interface %s: %s", lua_tostring(L, 1), strerror(errno));
+  lua_pushinteger(L, idx);
+  return 1;
+}
+
+static int sys_ifname(lua_State *L)
+{
+  char name[IF_NAMESIZE];
+  lua_Integer idx = luaL_checkinteger(L, 1);
+  if (!if_indextoname((unsigned)idx, name))
+    return lcore_fail(L, errno, "interface index %d: %s", (int)idx, strerror(errno));
+  lua_pushstring(L, name);
+  return 1;
+}
+
+static int sys_kernel_release(lua_State *L)
+{
+  struct utsname u;
+  uname(&u);
+  lua_pushstring(L, u.release);
+  return 1;
+}
+
+/* Possible CPUs, as per-CPU maps and perf buffers size themselves. */
+static int sys_ncpus(lua_State *L)
+{
+  char *text = util_read_file("/sys/devices/system/cpu/possible", NULL);
+  int last = 0, first = 0;
+  if (!text || sscanf(text, "%d-%d", &first, &last) < 1)
+    last = (int)sysconf(_SC_NPROCESSORS_CONF) - 1;
+  else if (last < first)
+    last = first;
+  free(text);
+  lua_pushinteger(L, last + 1);
+  return 1;
+}
+
+static int sys_tracefs(lua_State *L)
+{
+  char msg[256];
+  if (tracefs_ensure(msg, sizeof msg))
+    return lcore_fail(L, EPERM, "%s", msg);
+  lua_pushstring(L, tracefs_root());
+  return 1;
+}
+
+/* The format file of a tracepoint, e.g. ("skb", "kfree_skb"). */
+static int sys_tracepoint_format(lua_State *L)
+{
+  const char *category = luaL_checkstring(L, 1), *name = luaL_checkstring(L, 2);
+  char msg[256], path[512];
+  if (tracefs_ensure(msg, sizeof msg))
+    return lcore_fail(L, EPERM, "%s", msg);
+  snprintf(path, sizeof path, "%s/events/%s/%s/format", tracefs_root(), category, name);
+  char *text = util_read_file(path, NULL);
+  if (!text)
+    return lcore_fail(L, errno, "tracepoint %s:%s: %s", category, name, strerror(errno));
+  lua_pushstring(L, text);
+  free(text);
+  return 1;
+}
+
+static int sys_getpid(lua_State *L)
+{
+  lua_pushinteger(L, getpid());
+  return 1;
+}
+
+/* Entries of a directory, sorted by the caller: {{name=, dir=}, ...} */
+static int sys_listdir(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  DIR *d = opendir(path);
+  if (!d)
+    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+  lua_newtable(L);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.')
+      continue;
+    char full[4096];
+    snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, e->d_name);
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, util_is_dir(full));
+    lua_setfield(L, -2, "dir");
+    lua_rawseti(L, -2, ++n);
+  }
+  closedir(d);
+  return 1;
+}
+
+static const luaL_Reg sys_funcs[] = {
+  { "listdir", sys_listdir },
+  { "monotime", sys_monotime },
+  { "walltime", sys_walltime },
+  { "sleep", sys_sleep },
+  { "interrupted", sys_interrupted },
+  { "ifindex", sys_ifindex },
+  { "ifname", sys_ifname },
+  { "kernel_release", sys_kernel_release },
+  { "ncpus", sys_ncpus },
+  { "tracefs", sys_tracefs },
+  { "tracepoint_format", sys_tracepoint_format },
+  { "getpid", sys_getpid },
+  { NULL, NULL },
+};
+
+void lsys_register(lua_State *L)
+{
+  luaL_setfuncs(L, sys_funcs, 0);
+}

@@ -1,0 +1,42 @@
+#include "probe.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include <bcc/libbpf.h>
+
+static const struct probe_ops *const registry[] = {
+  &probe_tracepoint,
+  &probe_raw_tracepoint,
+  &probe_kprobe,
+  &probe_uprobe,
+  &probe_perf_event,
+};
+
+static int live_links;
+
+const struct probe_ops *probe_find(const char *name)
+{
+  for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+    if (strcmp(registry[i]->name, name) == 0)
+      return registry[i];
+  return NULL;
+}
+
+void probe_close_fds(struct probe_link *link)
+{
+  for (int i = 0; i < link->nfds; i++)
+    if (link->fds[i] >= 0)
+      bpf_close_perf_event_fd(link->fds[i]);
+  link->nfds = 0;
+}
+
+int probe_live_count(void)
+{
+  return live_links;
+}
+
+void probe_count_attach(int delta)
+{
+  live_links += delta;
+}

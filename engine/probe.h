@@ -1,0 +1,40 @@
+/* probe: one ops table per probe type, registered in probe.c.
+ * A link is what an attach leaves behind; detaching it must undo every
+ * piece of kernel state, and must be safe to call twice. */
+#ifndef VNS_PROBE_H
+#define VNS_PROBE_H
+
+#include <lua.h>
+
+#define LINK_MAX_FDS 1024
+
+struct probe_link {
+  const struct probe_ops *ops;
+  int nfds;
+  int fds[LINK_MAX_FDS];    /* perf event fds, one per CPU for perf_event */
+  char event[160];          /* kprobe/uprobe event name to remove */
+  char desc[256];           /* "tracepoint skb:kfree_skb", for messages */
+};
+
+struct probe_ops {
+  const char *name;
+  int prog_type;            /* the BPF_PROG_TYPE_* programs must be loaded as */
+  /* Arguments are on the Lua stack from index 3 (after prog, kind).
+   * Return 0, or -errno with msg filled; a failed attach leaves nothing. */
+  int (*attach)(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t msglen);
+  void (*detach)(struct probe_link *link);
+};
+
+extern const struct probe_ops probe_tracepoint, probe_raw_tracepoint, probe_kprobe,
+    probe_uprobe, probe_perf_event;
+
+const struct probe_ops *probe_find(const char *name);
+
+/* Close every fd of a link (the common detach). */
+void probe_close_fds(struct probe_link *link);
+
+/* Probe points still attached in this process. */
+int probe_live_count(void);
+void probe_count_attach(int delta);
+
+#endif

@@ -1,0 +1,63 @@
+/* kprobes and kretprobes on kernel functions:
+ * prog:attach("kprobe", "tcp_v4_rcv", {ret = false, offset = 0, maxactive = 0}) */
+#include <errno.h>
+#include <lauxlib.h>
+#include <linux/bpf.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bcc/libbpf.h>
+
+#include "probe.h"
+#include "probe_events.h"
+
+static lua_Integer opt_int(lua_State *L, int idx, const char *key)
+{
+  if (lua_type(L, idx) != LUA_TTABLE)
+    return 0;
+  lua_getfield(L, idx, key);
+  lua_Integer v = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : luaL_optinteger(L, -1, 0);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int kprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t len)
+{
+  const char *fn = luaL_checkstring(L, 3);
+  int ret = (int)opt_int(L, 4, "ret");
+  snprintf(link->desc, sizeof link->desc, "%s %s", ret ? "kretprobe" : "kprobe", fn);
+  if (!probe_kind_supported("kprobe")) {
+    snprintf(msg, len, "%s: kprobes are not supported by this kernel (CONFIG_KPROBES is off); "
+             "use a tracepoint variant of this tool, or run it on a kernel with kprobes", link->desc);
+    return -EOPNOTSUPP;
+  }
+  probe_event_name(link->event, sizeof link->event, ret ? 'r' : 'p', fn);
+  int fd = bpf_attach_kprobe(prog_fd, ret ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, link->event, fn,
+                             (uint64_t)opt_int(L, 4, "offset"), (int)opt_int(L, 4, "maxactive"));
+  if (fd < 0) {
+    int err = errno ? errno : ENOENT;
+    snprintf(msg, len, "%s: %s", link->desc,
+             err == ENOENT ? "no such kernel function (inlined, renamed or not built in this kernel)"
+                           : strerror(err));
+    if (probe_event_listed("kprobe_events", link->event))
+      bpf_detach_kprobe(link->event);
+    return -err;
+  }
+  link->fds[link->nfds++] = fd;
+  return 0;
+}
+
+static void kprobe_detach(struct probe_link *link)
+{
+  probe_close_fds(link);
+  if (link->event[0] && probe_event_listed("kprobe_events", link->event))
+    bpf_detach_kprobe(link->event);
+  link->event[0] = '\0';
+}
+
+const struct probe_ops probe_kprobe = {
+  .name = "kprobe",
+  .prog_type = BPF_PROG_TYPE_KPROBE,
+  .attach = kprobe_attach,
+  .detach = kprobe_detach,
+};

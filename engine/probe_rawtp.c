@@ -1,0 +1,36 @@
+/* Raw tracepoints: the tracepoint's name without category; the program
+ * sees the tracepoint's raw arguments (no format translation). */
+#include <errno.h>
+#include <lauxlib.h>
+#include <linux/bpf.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bcc/libbpf.h>
+
+#include "probe.h"
+
+static int rawtp_attach(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t len)
+{
+  const char *name = luaL_checkstring(L, 3);
+  const char *colon = strchr(name, ':');
+  if (colon)
+    name = colon + 1;  /* accept "skb:kfree_skb" too */
+  snprintf(link->desc, sizeof link->desc, "raw_tracepoint %s", name);
+  int fd = bpf_attach_raw_tracepoint(prog_fd, name);
+  if (fd < 0) {
+    int err = errno ? errno : ENOENT;
+    snprintf(msg, len, "%s: %s", link->desc,
+             err == ENOENT ? "no such tracepoint on this kernel" : strerror(err));
+    return -err;
+  }
+  link->fds[link->nfds++] = fd;
+  return 0;
+}
+
+const struct probe_ops probe_raw_tracepoint = {
+  .name = "raw_tracepoint",
+  .prog_type = BPF_PROG_TYPE_RAW_TRACEPOINT,
+  .attach = rawtp_attach,
+  .detach = probe_close_fds,
+};

@@ -1,0 +1,56 @@
+-- kernel: facts about the running kernel that scripts choose variants
+-- by: release, tracepoint fields, symbolic names from print formats.
+local core = require "vns.core"
+
+local M = {}
+local formats = {}
+
+function M.release() return core.kernel_release() end
+
+-- major, minor, patch as numbers
+function M.version()
+  local a, b, c = M.release():match("^(%d+)%.(%d+)%.?(%d*)")
+  return tonumber(a), tonumber(b), tonumber(c) or 0
+end
+
+function M.tracepoint_format(category, name)
+  local key = category .. ":" .. name
+  if formats[key] == nil then
+    formats[key] = core.tracepoint_format(category, name) or false
+  end
+  return formats[key] or nil
+end
+
+-- {field = {type=, offset=, size=}} of a tracepoint, or nil if it is absent.
+function M.tracepoint_fields(category, name)
+  local text = M.tracepoint_format(category, name)
+  if not text then return nil end
+  local fields = {}
+  for decl, offset, size in text:gmatch("field:([^;]+);%s*offset:(%d+);%s*size:(%d+);") do
+    local ctype, field = decl:match("^(.-)%s*([%w_]+)%s*[%[%d%]]*$")
+    if field then
+      fields[field] = { type = ctype, offset = tonumber(offset), size = tonumber(size) }
+    end
+  end
+  return fields
+end
+
+function M.has_tracepoint(category, name)
+  return M.tracepoint_format(category, name) ~= nil
+end
+
+-- Value -> name from __print_symbolic(REC->field, { 2, "NAME" }, ...) in
+-- the tracepoint's print fmt; {} when the kernel prints none.
+function M.tracepoint_symbols(category, name, field)
+  local text = M.tracepoint_format(category, name) or ""
+  local list = text:match("__print_symbolic%(REC%->" .. field .. "%s*,(.-)%)%s*[,%)]")
+               or text:match("__print_symbolic%(REC%->" .. field .. "%s*,(.*)%)")
+               or ""
+  local names = {}
+  for value, sym in list:gmatch("{%s*(%-?%d+)%s*,%s*\"([^\"]*)\"%s*}") do
+    names[tonumber(value)] = sym
+  end
+  return names
+end
+
+return M

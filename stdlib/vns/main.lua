@@ -1,0 +1,71 @@
+-- main: what the engine calls with the command word, its target and the
+-- remaining arguments. Returns the exit status.
+local registry = require "vns.registry"
+local errors = require "vns.errors"
+
+local commands = {}
+
+function commands.help()
+  io.write([[
+vnetscope - eBPF diagnostics for Linux and virtualized networking
+
+Usage:
+  vnetscope TOOL [options]        run a shipped tool (see 'vnetscope list')
+  vnetscope TOOL --help           a tool's options and examples
+  vnetscope run FILE.lua [opts]   run your own script with the same stdlib
+  vnetscope -e 'LUA' [opts]       run Lua text
+  vnetscope list                  shipped tools, their layer and kind
+  vnetscope check [TOOL...]       compile and verifier-load without attaching
+  vnetscope doctor                what this kernel supports, per tool
+  vnetscope --version
+
+Example:
+  vnetscope drop-summary -i 5 -d 60
+]])
+  return 0
+end
+
+function commands.list()
+  return require("vns.listing").print(registry.all())
+end
+
+function commands.check(_, args)
+  return require("vns.check").run(args)
+end
+
+function commands.doctor(_, args)
+  return require("vns.doctor").run(args)
+end
+
+-- A script returns a tool (run it with the arguments) or nothing (it ran).
+local function run_chunk(chunk, args)
+  local result = chunk(table.unpack(args))
+  if type(result) == "table" and result.run then
+    return result:run(args)
+  end
+  return type(result) == "number" and result or 0
+end
+
+function commands.run(path, args)
+  local chunk, err = loadfile(path)
+  if not chunk then errors.usage("run: %s", err) end
+  return run_chunk(chunk, args)
+end
+
+function commands.eval(text, args)
+  local chunk, err = load(text, "=(-e)")
+  if not chunk then errors.usage("-e: %s", err) end
+  return run_chunk(chunk, args)
+end
+
+function commands.tool(name, args)
+  local tool = registry.find(name)
+  if not tool then
+    errors.usage("unknown tool or command '%s' (see 'vnetscope list')", name)
+  end
+  return tool:run(args)
+end
+
+return function(mode, target, args)
+  return commands[mode](target, args) or 0
+end

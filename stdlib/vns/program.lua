@@ -1,0 +1,107 @@
+-- program: compile generated C, load its functions, attach them by BCC's
+-- naming conventions, and detach everything on close.
+--   tracepoint__CAT__NAME    -> tracepoint CAT:NAME   (TRACEPOINT_PROBE)
+--   raw_tracepoint__NAME     -> raw tracepoint NAME   (RAW_TRACEPOINT_PROBE)
+--   kprobe__FN / kretprobe__FN -> kprobe on FN
+-- Other functions are attached by the script with prog:attach().
+local core = require "vns.core"
+local errors = require "vns.errors"
+
+local Program = {}
+Program.__index = Program
+
+local M = {}
+
+local conventions = {
+  { "^tracepoint__(.-)__(.+)$", "tracepoint", function(c, n) return c .. ":" .. n end },
+  { "^raw_tracepoint__(.+)$", "raw_tracepoint", function(n) return n end },
+  { "^kretprobe__(.+)$", "kprobe", function(fn) return fn, { ret = true } end },
+  { "^kprobe__(.+)$", "kprobe", function(fn) return fn end },
+}
+
+-- How a function is loaded and attached: kind, attach arguments.
+function M.convention(fn)
+  for _, c in ipairs(conventions) do
+    local a, b = fn:match(c[1])
+    if a then return c[2], c[3](a, b) end
+  end
+end
+
+-- Show the generated lines clang complained about, numbered.
+local function with_context(message, text)
+  local lines, shown, extra = {}, {}, {}
+  for line in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
+  for n in message:gmatch("/virtual/main%.c:(%d+):") do
+    n = tonumber(n)
+    if not shown[n] and lines[n] then
+      shown[n] = true
+      extra[#extra + 1] = string.format("%5d | %s", n, lines[n])
+    end
+  end
+  if #extra == 0 then return message end
+  return message .. "\ngenerated lines:\n" .. table.concat(extra, "\n")
+end
+
+function M.cflags()
+  return { "-I" .. core.share_dir .. "/bpf-templates/include" }
+end
+
+function M.compile(text, opts)
+  local mod, err = core.compile(text, { cflags = M.cflags(), debug = opts and opts.debug })
+  if not mod then
+    errors.fail("compile failed:\n%s", with_context(err, text))
+  end
+  return setmetatable({ mod = mod, text = text, progs = {}, links = {} }, Program)
+end
+
+-- Load one function (once) as a program of the given kind.
+function Program:load(fn, kind)
+  if self.progs[fn] then return self.progs[fn] end
+  local prog, err = self.mod:load(fn, kind)
+  if not prog then errors.fail("%s", err) end
+  self.progs[fn] = prog
+  return prog
+end
+
+-- Load every function named by a convention; returns {fn, kind, prog, args}.
+function Program:load_all()
+  local loaded = {}
+  for _, fn in ipairs(self.mod:functions()) do
+    local kind, target, opts = M.convention(fn)
+    if kind then
+      loaded[#loaded + 1] = { fn = fn, kind = kind, prog = self:load(fn, kind), target = target, opts = opts }
+    end
+  end
+  return loaded
+end
+
+-- Attach one program; failure detaches what was already attached.
+function Program:attach(prog, kind, ...)
+  local link, err = prog:attach(kind, ...)
+  if not link then
+    self:close()
+    errors.fail("%s", err)
+  end
+  self.links[#self.links + 1] = link
+  return link
+end
+
+function Program:attach_all()
+  for _, p in ipairs(self:load_all()) do
+    self:attach(p.prog, p.kind, p.target, p.opts)
+  end
+  return self
+end
+
+function Program:table(name) return self.mod:table(name) end
+
+-- Detach in reverse order of attaching; safe to call twice.
+function Program:close()
+  for i = #self.links, 1, -1 do self.links[i]:detach() end
+  self.links = {}
+end
+
+Program.__close = Program.close
+Program.__gc = Program.close
+
+return M

@@ -1,0 +1,122 @@
+-- tool: the loop every shipped tool shares, so a tool script only says
+-- what differs: its options, its program, and how to report.
+--
+--   return tool.summary {
+--     name = "drop-summary", about = "...", aliases = {...}, examples = {...},
+--     options = { ... },                      -- besides options.common()
+--     program = function(opts) return c_text end,
+--     setup = function(run) end,              -- optional, after attach
+--     collect = function(run, final) return data end,  -- read maps
+--     render = function(run, data, out, final) end,    -- text output
+--   }
+--
+-- `summary` tools report every interval and once more at exit; `details`
+-- tools also deliver events from buffers opened in setup(). JSON output
+-- is `data` with time fields added, one object per line.
+local core = require "vns.core"
+local options = require "vns.options"
+local output = require "vns.output"
+local program = require "vns.program"
+
+local Tool = {}
+Tool.__index = Tool
+
+local M = {}
+
+local function new(kind, def)
+  assert(def.name and def.about and def.program, "a tool needs name, about and program")
+  def.kind = def.kind or kind
+  return setmetatable(def, Tool)
+end
+
+function M.summary(def) return new("summary", def) end
+function M.details(def) return new("details", def) end
+function M.special(def) return new("special", def) end
+
+function Tool:specs()
+  return options.flatten({ self.options or {}, options.common(self.defaults) })
+end
+
+function Tool:generate(opts)
+  return self.program(opts)
+end
+
+-- Compile and load every program without attaching (vnetscope check).
+function Tool:check(argv)
+  local opts = options.parse(self:specs(), argv or {})
+  local prog = program.compile(self:generate(opts))
+  local results = {}
+  for _, p in ipairs(prog:load_all()) do
+    local info = p.prog:info() or {}
+    results[#results + 1] = { fn = p.fn, kind = p.kind, insns = info.insns,
+                              verified = info.verified_insns, prog = p.prog }
+  end
+  return results, prog
+end
+
+local function emit(self, run, final)
+  local data = self.collect(run, final)
+  if data == nil then return end
+  run.reports = run.reports + 1
+  if run.opts.format == "json" then
+    data.time = os.date("!%Y-%m-%dT%H:%M:%SZ")
+    data.elapsed_s = (core.monotime() - run.started) / 1e9
+    data.final = final or nil
+    output.json_line(io.stdout, data)
+  else
+    self.render(run, data, io.stdout, final)
+    io.stdout:flush()
+  end
+end
+
+-- Wait until the next report is due; events are delivered meanwhile.
+local function wait_until(deadline_ns)
+  while not core.interrupted() do
+    local left_ms = (deadline_ns - core.monotime()) // 1000000
+    if left_ms <= 0 then return end
+    core.poll(math.min(left_ms, 1000))
+  end
+end
+
+function Tool:loop(run)
+  local opts = run.opts
+  local stop_at = opts.duration and run.started + math.floor(opts.duration * 1e9)
+  local next_report = run.started
+  while not core.interrupted() do
+    next_report = next_report + math.floor(opts.interval * 1e9)
+    local due = stop_at and math.min(next_report, stop_at) or next_report
+    wait_until(due)
+    if core.interrupted() or (stop_at and core.monotime() >= stop_at) then break end
+    emit(self, run, false)
+  end
+end
+
+function Tool:run(argv)
+  local specs = self:specs()
+  local opts = options.parse(specs, argv)
+  if opts.help then
+    io.write(options.help(self, specs))
+    return 0
+  end
+  local text = self:generate(opts)
+  if opts.emit_c then
+    io.write(text)
+    return 0
+  end
+  local prog <close> = program.compile(text)
+  if core.interrupted() then return 130 end
+  prog:attach_all()
+  local run = { tool = self, opts = opts, program = prog, started = core.monotime(), reports = 0 }
+  if self.setup then self.setup(run) end
+  if opts.format == "text" then
+    print(self.tracing or ("Tracing " .. self.about:gsub("^%u", string.lower) .. "... Hit Ctrl-C to end."))
+  end
+  self:loop(run)
+  if core.interrupted() then io.stderr:write("Detaching...\n") end
+  prog:close()
+  core.poll(0)  -- deliver what the buffers still hold
+  emit(self, run, true)
+  return 0
+end
+
+return M
