@@ -126,6 +126,7 @@ return tool.summary {
     "vnetscope drop-summary --dev eth0 --top 5 --format json",
   },
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
+  probes = { "tracepoint:skb:kfree_skb" },
   options = {
     { name = "dev", type = "ifname", help = "only drops of packets on this device" },
   },

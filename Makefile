@@ -1,0 +1,31 @@
+# The two commands of the README's Quick start, plus the pieces they use.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build demo test unit lua-test integration bench install clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	tools/demo.sh $(BUILD)/vnetscope
+
+# The whole suite: C unit tests, Lua stdlib tests, integration tests on
+# the real kernel. Each prints its own summary line; all must pass.
+test: build
+	tools/run-tests.sh $(BUILD)
+
+bench: build
+	bench/startup $(BUILD)/vnetscope
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

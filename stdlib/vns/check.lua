@@ -1,0 +1,53 @@
+-- check: compile and verifier-load every program of the named tools (all
+-- by default) without attaching anything; print instruction counts.
+local registry = require "vns.registry"
+local output = require "vns.output"
+local errors = require "vns.errors"
+
+local M = {}
+
+local function message_of(err)
+  return type(err) == "table" and err.msg or tostring(err)
+end
+
+-- Each tool checks with its default options and with every variant it
+-- declares (e.g. the kprobe fallback for older kernels).
+local function option_sets(tool)
+  local sets = { {} }
+  for _, variant in ipairs(tool.check_variants or {}) do sets[#sets + 1] = variant end
+  return sets
+end
+
+local function check_tool(tool, rows)
+  local failed = 0
+  for _, argv in ipairs(option_sets(tool)) do
+    local label = #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
+    local ok, results, prog = pcall(tool.check, tool, argv)
+    if ok then
+      for _, r in ipairs(results) do
+        rows[#rows + 1] = { label, r.fn, r.kind, r.insns or "-", r.verified or "-", "ok" }
+      end
+      prog.mod:close()
+    else
+      failed = failed + 1
+      rows[#rows + 1] = { label, "-", "-", "-", "-", "FAILED" }
+      io.stderr:write(string.format("%s: %s\n", label, message_of(results)))
+    end
+  end
+  return failed
+end
+
+function M.run(names)
+  local tools = {}
+  for _, name in ipairs(names) do
+    tools[#tools + 1] = registry.find(name) or errors.usage("check: unknown tool '%s'", name)
+  end
+  if #tools == 0 then tools = registry.all() end
+  local rows, failed = {}, 0
+  for _, tool in ipairs(tools) do failed = failed + check_tool(tool, rows) end
+  output.table(io.stdout, { "TOOL", "PROGRAM", "TYPE", "INSNS", "VERIFIED", "STATUS" }, rows)
+  print(string.format("%d tools checked, %d failed", #tools, failed))
+  return failed == 0 and 0 or 1
+end
+
+return M

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the Debian packages vnetscope needs to build, run and test,
+# only those missing, so a second run is quiet and offline.
+set -euo pipefail
+
+packages=(
+  cmake make gcc pkg-config          # build
+  libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev liblua5.4-dev
+  libcmocka-dev lua5.4               # unit tests
+  iproute2 nftables bpftool procps   # integration tests and demo
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
