@@ -37,11 +37,15 @@ local function check_tool(tool, rows)
   return failed
 end
 
+-- A name is a shipped tool, or the path of a script that returns a tool.
+local function resolve(name)
+  if name:match("%.lua$") then return registry.load(name, "script") end
+  return registry.find(name) or errors.usage("check: unknown tool '%s'", name)
+end
+
 function M.run(names)
   local tools = {}
-  for _, name in ipairs(names) do
-    tools[#tools + 1] = registry.find(name) or errors.usage("check: unknown tool '%s'", name)
-  end
+  for _, name in ipairs(names) do tools[#tools + 1] = resolve(name) end
   if #tools == 0 then tools = registry.all() end
   local rows, failed = {}, 0
   for _, tool in ipairs(tools) do failed = failed + check_tool(tool, rows) end

@@ -15,7 +15,7 @@ Usage:
   vnetscope run FILE.lua [opts]   run your own script with the same stdlib
   vnetscope -e 'LUA' [opts]       run Lua text
   vnetscope list                  shipped tools, their layer and kind
-  vnetscope check [TOOL...]       compile and verifier-load without attaching
+  vnetscope check [TOOL|FILE...]  compile and verifier-load, attach nothing
   vnetscope doctor                what this kernel supports, per tool
   vnetscope --version
 
