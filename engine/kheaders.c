@@ -397,6 +397,11 @@ static int kh_generate(const struct kheaders_env *env, const char *dir, char *er
 int kheaders_prepare(const struct kheaders_env *env, struct kheaders *out, char *err,
                      size_t errlen)
 {
+  /* A source the user named but that is not there is a mistake to report,
+   * not a reason to quietly compile against something else. */
+  if (env->env_source && *env->env_source && !util_is_dir(env->env_source))
+    return kh_fail(err, errlen, -1, "BCC_KERNEL_SOURCE=%s is not a directory: point it at a "
+                   "kernel build tree or unset it", env->env_source);
   out->kind = kheaders_choose(env, out->dir, sizeof out->dir);
   if (out->kind == KHEADERS_NONE)
     return kh_fail(err, errlen, -1,

@@ -87,9 +87,15 @@ static void test_env_beats_modules(void **state)
   fx->env.env_source = fx_path(fx, 3, "src");
   assert_int_equal(kheaders_choose(&fx->env, dir, sizeof dir), KHEADERS_ENV);
   assert_string_equal(dir, fx->env.env_source);
-  /* A BCC_KERNEL_SOURCE that is not a directory is passed over. */
+  /* Choosing passes over a BCC_KERNEL_SOURCE that is not a directory;
+   * preparing refuses it, naming the variable. */
   fx->env.env_source = fx_path(fx, 3, "missing");
   assert_int_equal(kheaders_choose(&fx->env, dir, sizeof dir), KHEADERS_MODULES);
+  struct kheaders kh;
+  char err[512];
+  assert_int_equal(kheaders_prepare(&fx->env, &kh, err, sizeof err), -1);
+  assert_non_null(strstr(err, "BCC_KERNEL_SOURCE="));
+  assert_non_null(strstr(err, "not a directory"));
 }
 
 static void test_modules_build_beats_btf(void **state)
