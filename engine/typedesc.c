@@ -5,7 +5,6 @@
 #include "typedesc_json.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
