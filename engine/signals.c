@@ -31,6 +31,9 @@ int signals_install(void)
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
+  /* Restart interrupted syscalls (clang's reads, bpf()); poll and
+   * epoll_wait still return early, and the self-pipe wakes them anyway. */
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
     return -errno;
