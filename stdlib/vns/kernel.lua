@@ -47,8 +47,9 @@ function M.tracepoint_symbols(category, name, field)
                or text:match("__print_symbolic%(REC%->" .. field .. "%s*,(.*)%)")
                or ""
   local names = {}
-  for value, sym in list:gmatch("{%s*(%-?%d+)%s*,%s*\"([^\"]*)\"%s*}") do
-    names[tonumber(value)] = sym
+  for value, sym in list:gmatch("{%s*(%-?%w+)%s*,%s*\"([^\"]*)\"%s*}") do
+    local n = math.tointeger(tonumber(value))
+    if n then names[n] = sym end
   end
   return names
 end

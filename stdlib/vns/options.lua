@@ -16,14 +16,16 @@ M.types = {
       local num, unit = text:match("^(%d+%.?%d*)(%a*)$")
       local scale = units[unit ~= "" and unit or "s"]
       local v = num and scale and tonumber(num) * scale
-      if v and v > 0 then return v end
+      if v and v >= 1e-9 and v < math.huge then return v end
     end,
     form = function() return "a positive time: seconds, or with a unit (500ms, 2s, 1m)" end,
   },
   integer = {
     parse = function(text, spec)
-      if not text:match("^%-?%d+$") or #text > 18 then return nil end
+      local sign, digits = text:match("^(%-?)0*(%d+)$")
+      if not digits or #digits > 19 then return nil end
       local v = math.tointeger(tonumber(text))
+      if v and string.format("%d", v) ~= (v == 0 and "0" or sign .. digits) then v = nil end
       if v and (not spec.min or v >= spec.min) and (not spec.max or v <= spec.max) then return v end
     end,
     form = function(spec)
@@ -83,7 +85,7 @@ end
 function M.parse(specs, argv)
   local values, i = {}, 1
   for _, s in ipairs(specs) do
-    values[key_of(s.name)] = s.type == "flag" and false or s.default
+    if s.type == "flag" then values[key_of(s.name)] = false else values[key_of(s.name)] = s.default end
   end
   while i <= #argv do
     local arg, inline = argv[i], nil
@@ -110,7 +112,8 @@ function M.help(tool, specs)
   local out = { string.format("%s - %s\n\nUsage: vnetscope %s [options]\n\nOptions:", tool.name, tool.about, tool.name) }
   for _, s in ipairs(specs) do
     local flag = (s.short and ("-" .. s.short .. ", ") or "    ") .. "--" .. s.name
-    if s.type ~= "flag" then flag = flag .. " " .. (s.metavar or s.type:upper()) end
+    if s.type == "choice" then flag = flag .. " " .. table.concat(s.values, "|")
+    elseif s.type ~= "flag" then flag = flag .. " " .. (s.metavar or s.type:upper()) end
     local default = s.default ~= nil and string.format(" (default %s)", tostring(s.default)) or ""
     out[#out + 1] = string.format("  %-28s %s%s", flag, s.help or "", default)
   end

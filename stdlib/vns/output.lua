@@ -70,7 +70,10 @@ function M.json(v)
   if kind == "number" then
     if math.type(v) == "integer" then return string.format("%d", v) end
     if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    return string.format("%.17g", v)
+    for digits = 15, 17 do
+      local s = string.format("%." .. digits .. "g", v)
+      if tonumber(s) == v then return s end
+    end
   end
   if kind == "string" then return encode_string(v) end
   if kind ~= "table" then error("cannot encode a " .. kind .. " as JSON") end

@@ -29,6 +29,7 @@ function M.is_typed(v) return getmetatable(v) == typed end
 -- An interface name as the two 64-bit words of a zero-padded char[16],
 -- read the way a little-endian BPF program loads them.
 function M.ifname_words(name)
+  assert(type(name) == "string" and #name >= 1 and #name <= 15, "template.ifname_words needs a name of 1-15 bytes")
   local padded = name .. string.rep("\0", 16 - #name)
   local lo, hi = string.unpack("<i8<i8", padded)
   return M.int(lo), M.int(hi)

@@ -72,9 +72,9 @@ end
 -- Wait until the next report is due; events are delivered meanwhile.
 local function wait_until(deadline_ns)
   while not core.interrupted() do
-    local left_ms = (deadline_ns - core.monotime()) // 1000000
-    if left_ms <= 0 then return end
-    core.poll(math.min(left_ms, 1000))
+    local left_ns = deadline_ns - core.monotime()
+    if left_ns <= 0 then return end
+    core.poll(math.min((left_ns + 999999) // 1000000, 1000))
   end
 end
 
@@ -86,8 +86,10 @@ function Tool:loop(run)
     next_report = next_report + math.floor(opts.interval * 1e9)
     local due = stop_at and math.min(next_report, stop_at) or next_report
     wait_until(due)
-    if core.interrupted() or (stop_at and core.monotime() >= stop_at) then break end
+    if core.interrupted() then break end
+    -- The last (maybe partial) interval still gets its own report.
     emit(self, run, false)
+    if stop_at and core.monotime() >= stop_at then break end
   end
 end
 

@@ -1,0 +1,286 @@
+# lib.sh: helpers for the integration tests, sourced by every t_*.sh.
+#
+# A test file defines one function per case and runs each with
+#   run_case "what it shows" case_function
+# The function runs in a subshell of its own: fail/skip end it, and its
+# EXIT trap stops the tools it started and deletes the namespaces it made,
+# however it ends. Results go to stdout (PASS/FAIL/SKIP lines) and, under
+# run.sh, to $VNST_RESULTS, which run.sh counts.
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$TESTS_DIR/../.." && pwd)
+VNS=${VNETSCOPE:-$REPO_DIR/build/vnetscope}
+# Generous: the first compile on a fresh machine also builds the BTF header tree.
+READY_TENTHS=${VNST_READY_TENTHS:-600}
+WORK=$(mktemp -d "/tmp/vnst$$.XXXXXX")
+# VNST_KEEP=1 keeps every case's files (tool output, logs) for a look.
+trap 'if [ -n "${VNST_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi' EXIT
+trap 'exit 143' TERM INT
+
+# ---- results ---------------------------------------------------------
+
+record() {
+  echo "$*"
+  if [ -n "${VNST_RESULTS:-}" ]; then echo "$*" >>"$VNST_RESULTS"; fi
+}
+
+# Inside a case: end it as failed / skipped, with the reason.
+fail() { printf '%s\n' "$*" >"$CASE_DIR/why"; exit 1; }
+skip() { printf '%s\n' "$*" >"$CASE_DIR/why"; exit 77; }
+
+# The last lines of every file a tool wrote, to show what went wrong.
+show_outputs() {
+  local f
+  for f in "$CASE_DIR"/*.out "$CASE_DIR"/*.err "$CASE_DIR/case.log"; do
+    [ -s "$f" ] || continue
+    echo "    -- ${f##*/}"
+    tail -n 15 "$f" | sed 's/^/    | /'
+  done
+}
+
+case_cleanup() {
+  local pid ns
+  for pid in $(cat "$CASE_DIR/pids" 2>/dev/null); do
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  done
+  for ns in $(cat "$CASE_DIR/netns" 2>/dev/null); do ip netns del "$ns" 2>/dev/null; done
+}
+
+FAILED=0
+
+run_case() {
+  local name=$1 rc why
+  shift
+  CASE_DIR=$(mktemp -d "$WORK/case.XXXXXX")
+  (
+    trap case_cleanup EXIT
+    trap 'exit 143' TERM INT
+    # Short, unique per case: names of namespaces and devices (<= 15 bytes).
+    PFX=vnst$BASHPID
+    "$@"
+  ) >"$CASE_DIR/case.log" 2>&1
+  rc=$?
+  why=$(cat "$CASE_DIR/why" 2>/dev/null)
+  case $rc in
+    0) record "PASS $name" ;;
+    77) record "SKIP $name: $why" ;;
+    *) record "FAIL $name: ${why:-the case exited with status $rc}"; show_outputs; FAILED=$((FAILED + 1)) ;;
+  esac
+}
+
+# ---- assertions (inside a case) ----------------------------------------
+
+expect_eq() {  # WHAT EXPECTED ACTUAL
+  [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+expect_match() {  # WHAT ERE TEXT
+  printf '%s\n' "$3" | grep -Eq -- "$2" ||
+    fail "$1: expected a line matching /$2/, got: $(printf '%s' "$3" | head -c 400)"
+}
+
+expect_no_match() {  # WHAT ERE TEXT
+  local hit
+  hit=$(printf '%s\n' "$3" | grep -E -m1 -- "$2")
+  [ -z "$hit" ] || fail "$1: expected no line matching /$2/, got: $hit"
+}
+
+expect_gt() {  # WHAT MIN ACTUAL: an integer above MIN
+  [[ "$3" =~ ^[0-9]+$ ]] && [ "$3" -gt "$2" ] || fail "$1: expected an integer > $2, got '$3'"
+}
+
+need_cmd() {
+  local c
+  for c in "$@"; do command -v "$c" >/dev/null || skip "$c is not installed"; done
+}
+
+need_root() {
+  [ "$(id -u)" = 0 ] || skip "needs root (BPF programs, network namespaces)"
+}
+
+# ---- namespaces ---------------------------------------------------------
+
+# A namespace with lo up and IPv6 off, so no MLD/ND traffic adds drops.
+ns_new() {
+  ip netns add "$1" || fail "ip netns add $1 failed"
+  echo "$1" >>"$CASE_DIR/netns"
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+    net.ipv6.conf.default.disable_ipv6=1 >/dev/null || fail "cannot disable IPv6 in $1"
+  ip -n "$1" link set lo up
+}
+
+# veth NS1 DEV1 NS2 DEV2 SUBNET: a veth pair, SUBNET.1 and SUBNET.2 /24,
+# with static neighbours so that no ARP runs while a tool counts.
+veth() {
+  local mac1=02:00:${5##*.}:00:00:01 mac2=02:00:${5##*.}:00:00:02
+  ip link add "$2" netns "$1" address "$mac1" type veth peer name "$4" netns "$3" address "$mac2" ||
+    fail "cannot create veth $2/$4"
+  ip -n "$1" addr add "$5.1/24" dev "$2" && ip -n "$3" addr add "$5.2/24" dev "$4" &&
+    ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up &&
+    ip -n "$1" neigh replace "$5.2" lladdr "$mac2" dev "$2" nud permanent &&
+    ip -n "$3" neigh replace "$5.1" lladdr "$mac1" dev "$4" nud permanent ||
+    fail "cannot configure veth $2/$4"
+}
+
+# Namespaces A and B joined by DEV_A <-> DEV_B, 10.231.1.1 and .2.
+topo_pair() {
+  NS_A=${PFX}a NS_B=${PFX}b DEV_A=${PFX}a DEV_B=${PFX}b IP_A=10.231.1.1 IP_B=10.231.1.2
+  ns_new "$NS_A"
+  ns_new "$NS_B"
+  veth "$NS_A" "$DEV_A" "$NS_B" "$DEV_B" 10.231.1
+}
+
+# A third namespace C behind A: DEV_AC <-> DEV_C, 10.231.2.1 and .2.
+topo_third() {
+  NS_C=${PFX}c DEV_AC=${PFX}x DEV_C=${PFX}c IP_C=10.231.2.2
+  ns_new "$NS_C"
+  veth "$NS_A" "$DEV_AC" "$NS_C" "$DEV_C" 10.231.2
+}
+
+# send_udp NS IP PORT COUNT: one datagram per new socket (bash /dev/udp).
+send_udp() {
+  timeout 30 ip netns exec "$1" bash -c \
+    'for ((i = 0; i < $3; i++)); do echo x >"/dev/udp/$1/$2" || exit 1; done' _ "$2" "$3" "$4" ||
+    fail "sending $4 datagrams to $2:$3 from $1 failed"
+}
+
+# Datagrams are dropped in softirq right after the send; give it a moment.
+settle() { sleep 0.3; }
+
+# ---- the tool under test ------------------------------------------------
+
+# tool_start TAG ARGS...: vnetscope ARGS in the background; its output in
+# $CASE_DIR/TAG.out and TAG.err. Every tool run is bounded by its own
+# --duration, or stopped by the case, or killed by case_cleanup.
+tool_start() {
+  local tag=$1
+  shift
+  "$VNS" "$@" >"$CASE_DIR/$tag.out" 2>"$CASE_DIR/$tag.err" </dev/null &
+  echo $! >"$CASE_DIR/$tag.pid"
+  echo $! >>"$CASE_DIR/pids"
+}
+
+tool_pid() { cat "$CASE_DIR/$1.pid"; }
+out_of() { cat "$CASE_DIR/$1.out"; }
+err_of() { cat "$CASE_DIR/$1.err"; }
+
+alive() {  # PID: running and not a zombie
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# wait_line TAG ERE: until the tool prints a matching line; fails if it
+# exits first or takes longer than READY_TENTHS tenths of a second.
+wait_line() {
+  local i pid
+  pid=$(tool_pid "$1")
+  for ((i = 0; i < READY_TENTHS; i++)); do
+    grep -Eq -- "$2" "$CASE_DIR/$1.out" && return 0
+    alive "$pid" || fail "$1 exited before printing /$2/: $(head -c 600 "$CASE_DIR/$1.err")"
+    sleep 0.1
+  done
+  fail "$1 did not print /$2/ within $((READY_TENTHS / 10)) s"
+}
+
+wait_ready() { wait_line "$1" 'Hit Ctrl-C to end\.'; }
+
+# tool_wait TAG [TENTHS]: wait for the tool to exit; sets STATUS.
+tool_wait() {
+  local i pid
+  pid=$(tool_pid "$1")
+  for ((i = 0; i < ${2:-100}; i++)); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  alive "$pid" && fail "$1 still running after $((${2:-100} / 10)) s"
+  wait "$pid"
+  STATUS=$?
+}
+
+# tool_stop TAG SIGNAL: signal the tool and wait (10 s at most) for its exit.
+tool_stop() {
+  kill -"$2" "$(tool_pid "$1")" 2>/dev/null
+  tool_wait "$1" 100
+}
+
+# vns_run TAG SECONDS ARGS...: run vnetscope in the foreground, bounded.
+vns_run() {
+  local tag=$1 secs=$2
+  shift 2
+  timeout -k 5 "$secs" "$VNS" "$@" >"$CASE_DIR/$tag.out" 2>"$CASE_DIR/$tag.err" </dev/null
+  STATUS=$?
+}
+
+# field TAG NAME: the value of a "NAME=value" line a script printed.
+field() { sed -n "s/^$2=//p" "$CASE_DIR/$1.out" | tail -n 1; }
+
+# ---- kernel state -------------------------------------------------------
+
+# BPF program ids a process holds open (its fds' fdinfo).
+held_prog_ids() {
+  grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un
+}
+
+perf_fd_count() {
+  ls -l /proc/"$1"/fd 2>/dev/null | grep -c 'anon_inode:\[perf_event\]'
+}
+
+# "id type name" of every loaded program.
+bpf_progs() {
+  bpftool prog show 2>/dev/null | awk '/^[0-9]+: /{sub(":", "", $1); print $1, $2, $4}'
+}
+
+# Fails unless every id in "$@" is unloaded within 5 s (programs are
+# freed asynchronously after their last fd closes).
+expect_progs_gone() {
+  local i id left
+  for ((i = 0; i < 50; i++)); do
+    left=""
+    for id in "$@"; do bpftool prog show id "$id" >/dev/null 2>&1 && left="$left $id"; done
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  fail "BPF programs still loaded after exit:$left"
+}
+
+# Programs loaded since BEFORE (a file of bpf_progs) of a tracing type
+# that no process holds: attached and leaked. Ids other processes hold
+# belong to whoever else is tracing on this machine.
+expect_no_leaked_progs() {
+  local before=$1 i leaked held
+  for ((i = 0; i < 50; i++)); do
+    held=$(grep -h '^prog_id:' /proc/[0-9]*/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u)
+    leaked=$(bpf_progs | awk -v before="$before" 'BEGIN {while ((getline l < before) > 0) {split(l, f, " "); old[f[1]] = 1}}
+        !($1 in old) && $2 ~ /tracepoint|kprobe|perf_event/' | while read -r id type name; do
+        printf '%s\n' "$held" | grep -qx "$id" || echo "$id:$type:$name"
+      done)
+    [ -z "$leaked" ] && return 0
+    sleep 0.1
+  done
+  fail "new tracing programs left loaded with no owner: $leaked"
+}
+
+# ---- drop-summary output --------------------------------------------------
+
+# Rows "count reason location dev" of the final "Total since start" block.
+total_rows() {
+  awk '/^Total since start/ {on = 1; next} on && $1 ~ /^[0-9]+$/ {print $1, $2, $3, $4}' "$CASE_DIR/$1.out"
+}
+
+total_line() { grep -E '^Total since start' "$CASE_DIR/$1.out"; }
+
+# sum_rows TAG REASON LOCATION_ERE DEV: drops of that kind in the total.
+sum_rows() {
+  total_rows "$1" | awk -v r="$2" -v l="$3" -v d="$4" \
+    '$2 == r && $3 ~ l && $4 == d {n += $1} END {print n + 0}'
+}
+
+# jsonq TAG 'LUA EXPR': evaluate EXPR on the last JSON line TAG printed
+# (as d; lines is every line decoded). Needs lua5.4.
+jsonq() {
+  lua5.4 "$TESTS_DIR/jsonq.lua" "$CASE_DIR/$1.out" "$2" 2>&1
+}
+
+# The last line of a test file: its status says whether a case failed.
+finish() { [ "$FAILED" -eq 0 ]; }

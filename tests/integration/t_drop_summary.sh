@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# drop-summary end to end: UDP to a closed port and an nftables drop rule
+# in namespace B give exact counts per reason and location on B's veth;
+# --dev keeps out drops on other devices; bad --dev values are refused.
+. "$(dirname "$0")/lib.sh"
+
+UDP_LOC='^__udp4_lib_rcv\+0x[0-9a-f]+$'
+
+case_text() {
+  need_root
+  topo_pair
+  tool_start ds drop-summary --dev "$DEV_B" -i 1 -d 60
+  wait_ready ds
+  send_udp "$NS_A" "$IP_B" 9999 37
+  settle
+  tool_stop ds INT
+  expect_eq "final total line" "Total since start  drops: 37" "$(total_line ds)"
+  expect_eq "NO_SOCKET drops at __udp4_lib_rcv on $DEV_B" 37 "$(sum_rows ds NO_SOCKET "$UDP_LOC" "$DEV_B")"
+}
+
+case_json() {
+  need_root
+  need_cmd lua5.4
+  topo_pair
+  tool_start ds drop-summary --dev "$DEV_B" -i 0.2 -d 60 --format json
+  # JSON output has no banner: the first interval line means attached.
+  wait_line ds '"type":"interval"'
+  send_udp "$NS_A" "$IP_B" 9999 29
+  settle
+  tool_stop ds INT
+  expect_eq "final line" "total true 29" "$(jsonq ds 'd.type, d.final, d.total')"
+  expect_eq "NO_SOCKET drops at __udp4_lib_rcv on $DEV_B" 29 "$(jsonq ds "(function(n)
+      for _, r in ipairs(d.drops) do
+        if r.reason == 'NO_SOCKET' and r.location:match('^__udp4_lib_rcv%+0x%x+$')
+           and r.dev == '$DEV_B' then n = n + r.count end
+      end
+      return n end)(0)")"
+  expect_eq "sum of the interval totals" 29 "$(jsonq ds "(function(n)
+      for _, l in ipairs(lines) do if l.type == 'interval' then n = n + l.total end end
+      return n end)(0)")"
+}
+
+case_netfilter() {
+  need_root
+  need_cmd nft
+  topo_pair
+  ip netns exec "$NS_B" nft -f - <<'EOF' || fail "cannot add the nftables rule in B"
+table inet vnst {
+  chain input {
+    type filter hook input priority 0;
+    udp dport 7777 drop
+  }
+}
+EOF
+  tool_start ds drop-summary --dev "$DEV_B" -i 1 -d 60
+  wait_ready ds
+  send_udp "$NS_A" "$IP_B" 7777 19
+  send_udp "$NS_A" "$IP_B" 9999 5
+  settle
+  tool_stop ds INT
+  expect_eq "NETFILTER_DROP drops in netfilter on $DEV_B" 19 \
+    "$(sum_rows ds NETFILTER_DROP '^nft?_[a-z0-9_]+\+0x[0-9a-f]+$' "$DEV_B")"
+  expect_eq "NO_SOCKET drops on $DEV_B" 5 "$(sum_rows ds NO_SOCKET "$UDP_LOC" "$DEV_B")"
+  expect_eq "final total line" "Total since start  drops: 24" "$(total_line ds)"
+}
+
+case_dev_filter() {
+  need_root
+  topo_pair
+  topo_third
+  tool_start b drop-summary --dev "$DEV_B" -i 1 -d 60
+  tool_start c drop-summary --dev "$DEV_C" -i 1 -d 60
+  wait_ready b
+  wait_ready c
+  send_udp "$NS_A" "$IP_B" 9999 13
+  send_udp "$NS_A" "$IP_C" 9999 17
+  settle
+  tool_stop b INT
+  tool_stop c INT
+  expect_eq "drops on $DEV_B" "Total since start  drops: 13" "$(total_line b)"
+  expect_no_match "rows of another device with --dev $DEV_B" " $DEV_C\$" "$(total_rows b)"
+  # The other flow's drops did happen: the tool watching C saw all of them.
+  expect_eq "drops on $DEV_C" "Total since start  drops: 17" "$(total_line c)"
+  expect_eq "NO_SOCKET drops on $DEV_C" 17 "$(sum_rows c NO_SOCKET "$UDP_LOC" "$DEV_C")"
+}
+
+case_alias() {
+  need_root
+  topo_pair
+  tool_start ds kernel_drop_stack_stats_summary_all --dev "$DEV_B" -i 1 -d 60
+  wait_ready ds
+  send_udp "$NS_A" "$IP_B" 9999 7
+  settle
+  tool_stop ds INT
+  expect_eq "NO_SOCKET drops through the alias" 7 "$(sum_rows ds NO_SOCKET "$UDP_LOC" "$DEV_B")"
+  expect_eq "final total line" "Total since start  drops: 7" "$(total_line ds)"
+}
+
+case_bad_dev() {
+  local value
+  for value in abcdefghijklmnop a/b "a b" ""; do
+    vns_run bad 30 drop-summary --dev "$value" -d 5
+    expect_eq "exit status for --dev '$value'" 2 "$STATUS"
+    expect_eq "stderr lines for --dev '$value'" 1 "$(err_of bad | wc -l)"
+    expect_match "the error for --dev '$value'" '^vnetscope: .*--dev' "$(err_of bad)"
+    expect_eq "stdout for --dev '$value'" "" "$(out_of bad)"
+  done
+}
+
+# The option is refused before anything compiles: no program is loaded
+# and no perf event (tracepoint attachment) is opened.
+case_bad_dev_loads_nothing() {
+  need_cmd strace
+  timeout 30 strace -f -qq -e trace=bpf,perf_event_open -o "$CASE_DIR/strace.log" \
+    "$VNS" drop-summary --dev a/b -d 5 >/dev/null 2>&1
+  expect_eq "exit status" 2 "$?"
+  expect_no_match "BPF or perf syscalls" 'BPF_PROG_LOAD|perf_event_open' "$(cat "$CASE_DIR/strace.log")"
+}
+
+run_case "drop-summary: exact NO_SOCKET count at __udp4_lib_rcv (text)" case_text
+run_case "drop-summary: exact NO_SOCKET count, every line JSON (--format json)" case_json
+run_case "drop-summary: nftables drops counted as NETFILTER_DROP" case_netfilter
+run_case "drop-summary: --dev excludes another device's drops" case_dev_filter
+run_case "drop-summary: alias kernel_drop_stack_stats_summary_all" case_alias
+run_case "drop-summary: bad --dev values exit 2 with one line" case_bad_dev
+run_case "drop-summary: bad --dev loads nothing (strace)" case_bad_dev_loads_nothing
+finish

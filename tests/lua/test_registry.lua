@@ -1,0 +1,155 @@
+-- vns.registry: the shipped tools, found by name and alias; their help
+-- and generated C.
+local registry = require "vns.registry"
+local options = require "vns.options"
+local h = require "helpers"
+local eq, checkerr, has, hasnt = h.eq, h.checkerr, h.has, h.hasnt
+
+local function generate(name, argv)
+  local tool = registry.find(name)
+  return tool:generate(options.parse(tool:specs(), argv or {}))
+end
+
+local function write_temp(text)
+  local base = os.tmpname()   -- creates the file; ours gets a .lua suffix
+  os.remove(base)
+  local path = base .. ".lua"
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+local T = {}
+
+function T.find_by_name_and_alias()
+  local tool = registry.find("drop-summary")
+  assert(tool, "drop-summary not found")
+  eq(tool.name, "drop-summary")
+  eq(registry.find("kernel_drop_stack_stats_summary_all"), tool)
+  eq(registry.find("kernel_drop_stack_stats_summary"), tool)
+end
+
+function T.find_unknown()
+  eq(registry.find("no-such-tool"), nil)
+  eq(registry.find(""), nil)
+  eq(registry.find("drop"), nil)
+  eq(registry.find("Drop-Summary"), nil)
+end
+
+function T.every_tool_is_described()
+  local tools = registry.all()
+  assert(#tools >= 1, "no tools")
+  local kinds = { summary = true, details = true, special = true }
+  for _, tool in ipairs(tools) do
+    for _, field in ipairs({ "name", "about", "kind", "layer", "path" }) do
+      eq(type(tool[field]), "string", tool.name .. "." .. field)
+      assert(#tool[field] > 0, tool.name .. "." .. field .. " is empty")
+    end
+    assert(kinds[tool.kind], tool.name .. ": kind " .. tool.kind)
+    assert(tool.path:match("/scripts/.+%.lua$"), tool.path)
+    eq(registry.find(tool.name), tool)
+  end
+  eq(registry.find("drop-summary").layer, "linux-network-stack")
+  eq(registry.find("drop-summary").kind, "summary")
+end
+
+function T.names_and_aliases_unique()
+  local seen = {}
+  for _, tool in ipairs(registry.all()) do
+    for _, name in ipairs({ tool.name, table.unpack(tool.aliases or {}) }) do
+      assert(not seen[name], name .. " names two tools")
+      seen[name] = tool
+    end
+  end
+end
+
+function T.every_tool_help_mentions_every_option()
+  for _, tool in ipairs(registry.all()) do
+    local specs = tool:specs()
+    local text = options.help(tool, specs)
+    has(text, tool.name .. " - " .. tool.about)
+    for _, s in ipairs(specs) do has(text, "--" .. s.name, tool.name .. " --help") end
+    for _, e in ipairs(tool.examples or {}) do has(text, e) end
+    has(text, "--help")
+  end
+end
+
+-- Shipped examples must at least parse.
+function T.every_example_parses()
+  for _, tool in ipairs(registry.all()) do
+    for _, e in ipairs(tool.examples or {}) do
+      local argv = {}
+      for word in e:gmatch("%S+") do argv[#argv + 1] = word end
+      eq({ argv[1], argv[2] }, { "vnetscope", tool.name }, e)
+      options.parse(tool:specs(), { table.unpack(argv, 3) })
+    end
+  end
+end
+
+function T.every_tool_generates_with_defaults()
+  for _, tool in ipairs(registry.all()) do
+    local text = tool:generate(options.parse(tool:specs(), {}))
+    eq(type(text), "string", tool.name)
+    hasnt(text, "{{", tool.name .. " C")
+  end
+end
+
+function T.drop_summary_default_program()
+  local text = generate("drop-summary")
+  has(text, "TRACEPOINT_PROBE(skb, kfree_skb)")
+  has(text, "BPF_HASH(drops, struct drop_key, u64, 10240);")
+  has(text, "/* no --dev filter */")
+  hasnt(text, "key.dev[0] !=")
+end
+
+-- "eth0" is the words 0x30687465 and 0.
+function T.drop_summary_dev_filter()
+  local text = generate("drop-summary", { "--dev", "eth0" })
+  has(text, "if (*(u64 *)&key.dev[0] != 812151909 || *(u64 *)&key.dev[8] != 0)\n    return 0;")
+  hasnt(text, "eth0")
+  text = generate("drop-summary", { "--dev", "abcdefghijklmno" })
+  has(text, "!= 7523094288207667809 || *(u64 *)&key.dev[8] != 31365138664352361)")
+end
+
+-- A device name with C metacharacters reaches the C only as integers.
+function T.drop_summary_dev_is_never_pasted()
+  for _, dev in ipairs({ 'a"b', "a\\b", "x'y", "%s%n", "{{ X }}" }) do
+    local ok, text = pcall(generate, "drop-summary", { "--dev", dev })
+    if ok then
+      hasnt(text, dev, "C for --dev " .. dev)
+      has(text, "key.dev[0] != ")
+    end
+  end
+end
+
+function T.drop_summary_bad_option_is_usage_error()
+  local tool = registry.find("drop-summary")
+  h.usage_err("option --dev: 'a/b' is not valid", options.parse, tool:specs(), { "--dev", "a/b" })
+  h.usage_err("option --top:", options.parse, tool:specs(), { "--top", "0" })
+end
+
+function T.load_rejects_non_tool_scripts()
+  local path = write_temp("return 42\n")
+  local err = checkerr("does not return a tool", registry.load, path)
+  os.remove(path)
+  eq(err.code, 1)
+  path = write_temp("return {\n")
+  err = checkerr("", registry.load, path)
+  os.remove(path)
+  eq(err.code, 1)
+  err = checkerr("", registry.load, "/nonexistent/tool.lua")
+  eq(err.code, 1)
+end
+
+function T.load_a_script_tool()
+  local path = write_temp([[
+local tool = require "vns.tool"
+return tool.summary { name = "tmp-tool", about = "Temporary", program = function() return "" end }
+]])
+  local tool = registry.load(path, "script")
+  os.remove(path)
+  eq({ tool.name, tool.layer, tool.kind, tool.path }, { "tmp-tool", "script", "summary", path })
+end
+
+return T

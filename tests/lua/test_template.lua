@@ -1,0 +1,123 @@
+-- vns.template: typed placeholders, the only way values reach BPF C.
+local template = require "vns.template"
+local h = require "helpers"
+local eq, checkerr, has = h.eq, h.checkerr, h.has
+
+local T = {}
+
+function T.render_typed_values()
+  local text = template.render("n={{ N }} c={{C}} b={{ B }} f={{  F  }} n2={{ N }}", {
+    N = template.int(42), C = template.code("x + 1"), B = template.bool(true),
+    F = template.bool(false),
+  })
+  eq(text, "n=42 c=x + 1 b=1 f=0 n2=42")
+end
+
+function T.render_leaves_other_braces()
+  local text = "struct k { int a; };\nint f(void) { return {{ V }}; }"
+  eq(template.render(text, { V = template.int(7) }), "struct k { int a; };\nint f(void) { return 7; }")
+  eq(template.render("no placeholders", {}), "no placeholders")
+end
+
+-- A fragment is copied as is: '%' in it is not a gsub replacement escape.
+function T.render_copies_fragments_verbatim()
+  eq(template.render("{{ X }}", { X = template.code('printk("100%% %d %1\\n")') }),
+     'printk("100%% %d %1\\n")')
+end
+
+function T.untyped_values_rejected()
+  local cases = { { "eth0", "string" }, { 5, "number" }, { { text = "1" }, "table" },
+                  { true, "boolean" } }
+  for _, c in ipairs(cases) do
+    local err = checkerr("{{ NAME }} got an untyped " .. c[2], template.render,
+                         "x = {{ NAME }};", { NAME = c[1] })
+    has(err, "template.int/code")
+  end
+end
+
+function T.missing_value()
+  checkerr("template: no value for {{ MAX_KEYS }}", template.render,
+           "BPF_HASH(m, u32, u64, {{ MAX_KEYS }});", {})
+  checkerr("no value for {{ B }}", template.render, "{{ A }} {{ B }}", { A = template.int(1) })
+end
+
+function T.unused_value()
+  checkerr("template: value EXTRA has no placeholder", template.render, "{{ A }}",
+           { A = template.int(1), EXTRA = template.int(2) })
+end
+
+function T.int_literals()
+  eq(template.int(0).text, "0")
+  eq(template.int(10240).text, "10240")
+  eq(template.int(math.maxinteger).text, "9223372036854775807")
+end
+
+-- u64 values above 2^63 are negative Lua integers: printed as their bits.
+function T.int_negative_is_u64_bits()
+  eq(template.int(-1).text, "0xffffffffffffffffULL")
+  eq(template.int(-2).text, "0xfffffffffffffffeULL")
+  eq(template.int(math.mininteger).text, "0x8000000000000000ULL")
+  eq(template.render("{{ V }}", { V = template.int(-1) }), "0xffffffffffffffffULL")
+end
+
+function T.int_needs_an_integer()
+  for _, v in ipairs({ 1.5, 2.0, "5", true, {} }) do
+    checkerr("template.int needs an integer", template.int, v)
+  end
+  checkerr("template.int needs an integer", template.int, nil)
+end
+
+function T.code_needs_a_string()
+  for _, v in ipairs({ 5, true, {}, template.int(1) }) do
+    checkerr("template.code needs a string", template.code, v)
+  end
+  checkerr("template.code needs a string", template.code, nil)
+end
+
+function T.is_typed()
+  eq(template.is_typed(template.int(1)), true)
+  eq(template.is_typed(template.code("x")), true)
+  eq(template.is_typed(template.bool(false)), true)
+  eq(template.is_typed({ text = "x" }), false)
+  eq(template.is_typed("x"), false)
+end
+
+-- "eth0" = 65 74 68 30 00.. read as little-endian u64 words.
+function T.ifname_words_eth0()
+  local lo, hi = template.ifname_words("eth0")
+  eq(lo.text, "812151909")            -- 0x30687465
+  eq(hi.text, "0")
+  eq(lo.text, string.format("%d", 0x30687465))
+end
+
+function T.ifname_words_15_chars()
+  local lo, hi = template.ifname_words("abcdefghijklmno")
+  eq(lo.text, string.format("%d", 0x6867666564636261))   -- "abcdefgh"
+  eq(hi.text, string.format("%d", 0x006f6e6d6c6b6a69))   -- "ijklmno\0"
+  eq(lo.text, "7523094288207667809")
+  eq(hi.text, "31365138664352361")
+end
+
+-- A byte >= 0x80 in the top byte of a word makes it negative in Lua.
+function T.ifname_words_high_bytes()
+  local lo, hi = template.ifname_words("abcdefg\xe9x")
+  eq(lo.text, "0xe967666564636261ULL")
+  eq(hi.text, "120")                   -- "x"
+end
+
+-- A name the kernel cannot have (empty, or 16+ bytes with no room for
+-- the NUL) would become a filter that silently matches nothing.
+function T.ifname_words_rejects_impossible_names()
+  checkerr("", template.ifname_words, string.rep("x", 16))
+  checkerr("", template.ifname_words, string.rep("x", 40))
+  checkerr("", template.ifname_words, "")
+end
+
+function T.read_template()
+  local text = template.read("drop-summary.c")
+  has(text, "TRACEPOINT_PROBE(skb, kfree_skb)")
+  has(text, "{{ DEV_FILTER }}")
+  checkerr("no%-such%.c", template.read, "no-such.c")
+end
+
+return T
