@@ -92,15 +92,25 @@ void lmap_push_value(lua_State *L, const struct vns_map *m, const void *value)
   }
 }
 
+/* Per-CPU maps take one value per possible CPU (a 1-based array of
+ * ncpus values), or a single value that every CPU gets. */
 static void check_value(lua_State *L, int idx, const struct vns_map *m, void *out)
 {
   if (!is_percpu(m->type)) {
     luatype_check(L, idx, m->leaf, out);
     return;
   }
-  /* One value for every CPU. */
-  for (int c = 0; c < m->ncpus; c++)
-    luatype_check(L, idx, m->leaf, (char *)out + (size_t)c * m->value_stride);
+  int per_cpu = lua_istable(L, idx) && lua_rawlen(L, idx) == (lua_Unsigned)m->ncpus;
+  for (int c = 0; c < m->ncpus; c++) {
+    char *slot = (char *)out + (size_t)c * m->value_stride;
+    if (!per_cpu) {
+      luatype_check(L, idx, m->leaf, slot);
+      continue;
+    }
+    lua_rawgeti(L, idx, c + 1);
+    luatype_check(L, -1, m->leaf, slot);
+    lua_pop(L, 1);
+  }
 }
 
 static int map_lookup(lua_State *L)

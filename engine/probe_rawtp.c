@@ -5,6 +5,7 @@
 #include <linux/bpf.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bcc/libbpf.h>
 
@@ -28,9 +29,17 @@ static int rawtp_attach(lua_State *L, int prog_fd, struct probe_link *link, char
   return 0;
 }
 
+/* A raw tracepoint fd is a BPF link, not a perf event: just close it. */
+static void rawtp_detach(struct probe_link *link)
+{
+  for (int i = 0; i < link->nfds; i++)
+    close(link->fds[i]);
+  link->nfds = 0;
+}
+
 const struct probe_ops probe_raw_tracepoint = {
   .name = "raw_tracepoint",
   .prog_type = BPF_PROG_TYPE_RAW_TRACEPOINT,
   .attach = rawtp_attach,
-  .detach = probe_close_fds,
+  .detach = rawtp_detach,
 };

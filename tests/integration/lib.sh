@@ -10,8 +10,9 @@
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$TESTS_DIR/../.." && pwd)
 VNS=${VNETSCOPE:-$REPO_DIR/build/vnetscope}
-# Generous: the first compile on a fresh machine also builds the BTF header tree.
-READY_TENTHS=${VNST_READY_TENTHS:-600}
+# How long a tool may take to attach: compiling takes ~1.5 s here; generous
+# for slow machines and a first run that builds the BTF header tree.
+READY_TENTHS=${VNST_READY_TENTHS:-300}
 WORK=$(mktemp -d "/tmp/vnst$$.XXXXXX")
 # VNST_KEEP=1 keeps every case's files (tool output, logs) for a look.
 trap 'if [ -n "${VNST_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi' EXIT
@@ -98,6 +99,26 @@ need_root() {
   [ "$(id -u)" = 0 ] || skip "needs root (BPF programs, network namespaces)"
 }
 
+# Drop reasons (and so NO_SOCKET, NETFILTER_DROP) came with Linux 5.17. When
+# tracefs is not mounted we go on: the tool mounts it.
+need_drop_reasons() {
+  local f
+  for f in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+    f=$f/events/skb/kfree_skb/format
+    [ -r "$f" ] || continue
+    grep -q ' reason;' "$f" || skip "skb:kfree_skb has no drop reason on this kernel (Linux 5.17+)"
+    return 0
+  done
+}
+
+# need_kernel MAJOR MINOR WHAT
+need_kernel() {
+  local major minor
+  IFS=. read -r major minor _ <<<"$(uname -r)"
+  [ "$major" -gt "$1" ] || { [ "$major" -eq "$1" ] && [ "${minor%%[!0-9]*}" -ge "$2" ]; } ||
+    skip "$3 need Linux $1.$2+"
+}
+
 # ---- namespaces ---------------------------------------------------------
 
 # A namespace with lo up and IPv6 off, so no MLD/ND traffic adds drops.
@@ -123,6 +144,7 @@ veth() {
 }
 
 # Namespaces A and B joined by DEV_A <-> DEV_B, 10.231.1.1 and .2.
+# shellcheck disable=SC2034 # the variables are for the test files
 topo_pair() {
   NS_A=${PFX}a NS_B=${PFX}b DEV_A=${PFX}a DEV_B=${PFX}b IP_A=10.231.1.1 IP_B=10.231.1.2
   ns_new "$NS_A"
@@ -131,6 +153,7 @@ topo_pair() {
 }
 
 # A third namespace C behind A: DEV_AC <-> DEV_C, 10.231.2.1 and .2.
+# shellcheck disable=SC2034
 topo_third() {
   NS_C=${PFX}c DEV_AC=${PFX}x DEV_C=${PFX}c IP_C=10.231.2.2
   ns_new "$NS_C"
@@ -186,6 +209,7 @@ wait_line() {
 wait_ready() { wait_line "$1" 'Hit Ctrl-C to end\.'; }
 
 # tool_wait TAG [TENTHS]: wait for the tool to exit; sets STATUS.
+# shellcheck disable=SC2034
 tool_wait() {
   local i pid
   pid=$(tool_pid "$1")
@@ -204,7 +228,9 @@ tool_stop() {
   tool_wait "$1" 100
 }
 
-# vns_run TAG SECONDS ARGS...: run vnetscope in the foreground, bounded.
+# vns_run TAG SECONDS ARGS...: run vnetscope in the foreground, bounded;
+# sets STATUS.
+# shellcheck disable=SC2034
 vns_run() {
   local tag=$1 secs=$2
   shift 2
@@ -223,7 +249,7 @@ held_prog_ids() {
 }
 
 perf_fd_count() {
-  ls -l /proc/"$1"/fd 2>/dev/null | grep -c 'anon_inode:\[perf_event\]'
+  find "/proc/$1/fd" -lname "anon_inode:\[perf_event\]" 2>/dev/null | wc -l
 }
 
 # "id type name" of every loaded program.
@@ -272,8 +298,8 @@ total_line() { grep -E '^Total since start' "$CASE_DIR/$1.out"; }
 
 # sum_rows TAG REASON LOCATION_ERE DEV: drops of that kind in the total.
 sum_rows() {
-  total_rows "$1" | awk -v r="$2" -v l="$3" -v d="$4" \
-    '$2 == r && $3 ~ l && $4 == d {n += $1} END {print n + 0}'
+  # Through ENVIRON: awk -v would take the backslashes of the ERE as escapes.
+  total_rows "$1" | R=$2 L=$3 D=$4 awk '$2 == ENVIRON["R"] && $3 ~ ENVIRON["L"] && $4 == ENVIRON["D"] {n += $1} END {print n + 0}'
 }
 
 # jsonq TAG 'LUA EXPR': evaluate EXPR on the last JSON line TAG printed

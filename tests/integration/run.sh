@@ -28,9 +28,12 @@ else
     echo "== ${file##*/}"
     before=$(count FAIL)
     # A file that hangs is ended (its cases' traps clean up on SIGTERM).
-    timeout -k 10 "${VNST_FILE_TIMEOUT:-600}" bash "$file"
+    limit=${VNST_FILE_TIMEOUT:-600}
+    timeout -k 10 "$limit" bash "$file"
     rc=$?
-    if [ "$rc" -ne 0 ] && [ "$(count FAIL)" -eq "$before" ]; then
+    if [ "$rc" -eq 124 ]; then
+      echo "FAIL ${file##*/}: timed out after $limit s" | tee -a "$VNST_RESULTS"
+    elif [ "$rc" -ne 0 ] && [ "$(count FAIL)" -eq "$before" ]; then
       echo "FAIL ${file##*/}: exited with status $rc outside any case" | tee -a "$VNST_RESULTS"
     fi
   done

@@ -27,6 +27,7 @@ expect_released() {
 # drop-summary with 9 drops on B's veth, ended by HOW (duration, INT, TERM).
 drop_summary_exit() {
   need_root
+  need_drop_reasons
   need_cmd bpftool
   topo_pair
   bpf_progs >"$CASE_DIR/before"

@@ -116,6 +116,7 @@ say("percpu_sum", n)
 
 case_maps() {
   need_root
+  need_drop_reasons
   with_traffic maps 31 "$MAPS_LUA"
   local f
   f() { field maps "$1"; }
@@ -240,6 +241,8 @@ say("lost", buf:lost())
 
 events_case() {
   need_root
+  need_drop_reasons
+  [ "$1" = ring ] && need_kernel 5 8 "BPF ring buffers"
   topo_pair
   tool_start ev -e "$PRELUDE$EVENTS_LUA" "$DEV_B" "$1"
   wait_line ev '^attached$'

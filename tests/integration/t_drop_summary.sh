@@ -8,6 +8,7 @@ UDP_LOC='^__udp4_lib_rcv\+0x[0-9a-f]+$'
 
 case_text() {
   need_root
+  need_drop_reasons
   topo_pair
   tool_start ds drop-summary --dev "$DEV_B" -i 1 -d 60
   wait_ready ds
@@ -20,6 +21,7 @@ case_text() {
 
 case_json() {
   need_root
+  need_drop_reasons
   need_cmd lua5.4
   topo_pair
   tool_start ds drop-summary --dev "$DEV_B" -i 0.2 -d 60 --format json
@@ -42,6 +44,7 @@ case_json() {
 
 case_netfilter() {
   need_root
+  need_drop_reasons
   need_cmd nft
   topo_pair
   ip netns exec "$NS_B" nft -f - <<'EOF' || fail "cannot add the nftables rule in B"
@@ -66,6 +69,7 @@ EOF
 
 case_dev_filter() {
   need_root
+  need_drop_reasons
   topo_pair
   topo_third
   tool_start b drop-summary --dev "$DEV_B" -i 1 -d 60
@@ -86,6 +90,7 @@ case_dev_filter() {
 
 case_alias() {
   need_root
+  need_drop_reasons
   topo_pair
   tool_start ds kernel_drop_stack_stats_summary_all --dev "$DEV_B" -i 1 -d 60
   wait_ready ds
