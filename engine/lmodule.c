@@ -140,28 +140,26 @@ static int module_release(lua_State *L)
   return 0;
 }
 
-static int module_functions(lua_State *L)
+static int push_names(lua_State *L, size_t n, const char *(*name_at)(void *, size_t), void *bpf)
 {
-  struct vns_module *m = lmodule_check(L, 1);
-  size_t n = bpf_num_functions(m->bpf);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    lua_pushstring(L, bpf_function_name(m->bpf, i));
+    lua_pushstring(L, name_at(bpf, i));
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
 }
 
+static int module_functions(lua_State *L)
+{
+  struct vns_module *m = lmodule_check(L, 1);
+  return push_names(L, bpf_num_functions(m->bpf), bpf_function_name, m->bpf);
+}
+
 static int module_tables(lua_State *L)
 {
   struct vns_module *m = lmodule_check(L, 1);
-  size_t n = bpf_num_tables(m->bpf);
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_pushstring(L, bpf_table_name(m->bpf, i));
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-  return 1;
+  return push_names(L, bpf_num_tables(m->bpf), bpf_table_name, m->bpf);
 }
 
 static int module_table(lua_State *L)
@@ -192,7 +190,8 @@ static void push_verifier_failure(lua_State *L, const char *fn, int err, const c
   size_t len = strlen(log);
   const char *tail = len > 3000 ? log + len - 3000 : log;
   lua_pushnil(L);
-  lua_pushfstring(L, "load %s: %s%s%s", fn, strerror(err), *tail ? "\n" : "", tail);
+  const char *what = err == EACCES || err == EINVAL ? "rejected by the verifier" : "cannot load";
+  lua_pushfstring(L, "load %s: %s (%s)%s%s", fn, what, strerror(err), *tail ? "\n" : "", tail);
   lua_pushinteger(L, err);
 }
 
@@ -213,17 +212,21 @@ static int module_load(lua_State *L)
   struct vns_prog *p = lua_newuserdatauv(L, sizeof *p, 1);
   p->fd = -1;
   luaL_setmetatable(L, PROG_MT);
+  /* On failure BCC loads again with a log and prints it; capture that
+   * so the verifier's words come back once, inside the error. */
+  struct stderr_capture cap;
+  capture_start(&cap);
+  errno = 0;
   int fd = bcc_func_load(m->bpf, type, fn, insns, size, bpf_module_license(m->bpf),
                          bpf_module_kern_version(m->bpf), 0, log, VERIFIER_LOG_SIZE, NULL, -1);
+  int err = errno ? errno : EINVAL;
+  capture_end(L, &cap);
   if (fd < 0) {
-    int err = errno ? errno : EINVAL;
-    /* Load again with a log only on failure: logging slows every load. */
-    bcc_func_load(m->bpf, type, fn, insns, size, bpf_module_license(m->bpf),
-                  bpf_module_kern_version(m->bpf), 1, log, VERIFIER_LOG_SIZE, NULL, -1);
-    push_verifier_failure(L, fn, err, log);
+    push_verifier_failure(L, fn, err, *log ? log : lua_tostring(L, -1));
     free(log);
     return 3;
   }
+  lua_pop(L, 1);
   free(log);
   p->fd = fd;
   p->prog_type = type;

@@ -1,5 +1,7 @@
 #include "probe.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +23,17 @@ const struct probe_ops *probe_find(const char *name)
     if (strcmp(registry[i]->name, name) == 0)
       return registry[i];
   return NULL;
+}
+
+int probe_keep_fd(struct probe_link *link, int fd, const char *enoent_why, char *msg, size_t len)
+{
+  if (fd >= 0) {
+    link->fds[link->nfds++] = fd;
+    return 0;
+  }
+  int err = errno ? errno : ENOENT;
+  snprintf(msg, len, "%s: %s", link->desc, err == ENOENT && enoent_why ? enoent_why : strerror(err));
+  return -err;
 }
 
 void probe_close_fds(struct probe_link *link)

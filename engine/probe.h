@@ -30,6 +30,11 @@ extern const struct probe_ops probe_tracepoint, probe_raw_tracepoint, probe_kpro
 
 const struct probe_ops *probe_find(const char *name);
 
+/* Keep a successful attach's fd in the link; for a failed one (fd < 0)
+ * write "<desc>: <why>" to msg, with enoent_why for ENOENT, and return
+ * -errno. */
+int probe_keep_fd(struct probe_link *link, int fd, const char *enoent_why, char *msg, size_t len);
+
 /* Close every fd of a link (the common detach). */
 void probe_close_fds(struct probe_link *link);
 

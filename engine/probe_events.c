@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "probe.h"
 #include "tracefs.h"
 #include "util.h"
 
@@ -25,6 +26,14 @@ int probe_event_listed(const char *file, const char *event)
   int found = text && strstr(text, event) != NULL;
   free(text);
   return found;
+}
+
+void probe_event_detach(struct probe_link *link, const char *file, int (*remove)(const char *))
+{
+  probe_close_fds(link);
+  if (link->event[0] && probe_event_listed(file, link->event))
+    remove(link->event);
+  link->event[0] = '\0';
 }
 
 int probe_kind_supported(const char *kind)

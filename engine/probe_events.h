@@ -13,6 +13,12 @@ void probe_event_name(char *out, size_t len, char kind, const char *target);
 /* Does <tracefs>/<file> list the event? ("kprobe_events", name) */
 int probe_event_listed(const char *file, const char *event);
 
+struct probe_link;
+
+/* Close the link's fds, then remove its event from <tracefs>/<file> if
+ * BCC had to create one there. */
+void probe_event_detach(struct probe_link *link, const char *file, int (*remove)(const char *));
+
 /* Does this kernel support the PMU or the tracefs interface for kind
  * ("kprobe" or "uprobe")? */
 int probe_kind_supported(const char *kind);

@@ -21,6 +21,11 @@ static lua_Integer opt_int(lua_State *L, int idx, const char *key)
   return v;
 }
 
+static void kprobe_detach(struct probe_link *link)
+{
+  probe_event_detach(link, "kprobe_events", bpf_detach_kprobe);
+}
+
 static int kprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t len)
 {
   const char *fn = luaL_checkstring(L, 3);
@@ -34,25 +39,11 @@ static int kprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, cha
   probe_event_name(link->event, sizeof link->event, ret ? 'r' : 'p', fn);
   int fd = bpf_attach_kprobe(prog_fd, ret ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, link->event, fn,
                              (uint64_t)opt_int(L, 4, "offset"), (int)opt_int(L, 4, "maxactive"));
-  if (fd < 0) {
-    int err = errno ? errno : ENOENT;
-    snprintf(msg, len, "%s: %s", link->desc,
-             err == ENOENT ? "no such kernel function (inlined, renamed or not built in this kernel)"
-                           : strerror(err));
-    if (probe_event_listed("kprobe_events", link->event))
-      bpf_detach_kprobe(link->event);
-    return -err;
-  }
-  link->fds[link->nfds++] = fd;
-  return 0;
-}
-
-static void kprobe_detach(struct probe_link *link)
-{
-  probe_close_fds(link);
-  if (link->event[0] && probe_event_listed("kprobe_events", link->event))
-    bpf_detach_kprobe(link->event);
-  link->event[0] = '\0';
+  int err = probe_keep_fd(link, fd, "no such kernel function (inlined, renamed or not built in this kernel)",
+                          msg, len);
+  if (err)
+    kprobe_detach(link);
+  return err;
 }
 
 const struct probe_ops probe_kprobe = {

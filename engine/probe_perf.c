@@ -11,6 +11,7 @@
 #include <bcc/libbpf.h>
 
 #include "probe.h"
+#include "util.h"
 
 static lua_Integer field(lua_State *L, const char *key, lua_Integer dflt)
 {
@@ -29,19 +30,19 @@ static int perf_attach(lua_State *L, int prog_fd, struct probe_link *link, char 
   if (!period && !freq)
     return luaL_argerror(L, 3, "give period or freq");
   snprintf(link->desc, sizeof link->desc, "perf_event type %u config %u", type, config);
-  int first = cpu >= 0 ? cpu : 0;
-  int last = cpu >= 0 ? cpu : (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
-  if (last - first + 1 > LINK_MAX_FDS)
-    last = first + LINK_MAX_FDS - 1;
-  for (int c = first; c <= last; c++) {
-    int fd = bpf_attach_perf_event(prog_fd, type, config, period, freq, pid, c, -1);
-    if (fd < 0) {
-      int err = errno ? errno : EINVAL;
-      snprintf(msg, len, "%s on cpu %d: %s", link->desc, c, strerror(err));
+  int cpus[LINK_MAX_FDS], n = 1;
+  if (cpu >= 0)
+    cpus[0] = cpu;
+  else
+    n = util_online_cpus(cpus, LINK_MAX_FDS);
+  for (int i = 0; i < n; i++) {
+    errno = 0;
+    int fd = bpf_attach_perf_event(prog_fd, type, config, period, freq, pid, cpus[i], -1);
+    int err = probe_keep_fd(link, fd, NULL, msg, len);
+    if (err) {
       probe_close_fds(link);
-      return -err;
+      return err;
     }
-    link->fds[link->nfds++] = fd;
   }
   return 0;
 }

@@ -18,15 +18,8 @@ static int rawtp_attach(lua_State *L, int prog_fd, struct probe_link *link, char
   if (colon)
     name = colon + 1;  /* accept "skb:kfree_skb" too */
   snprintf(link->desc, sizeof link->desc, "raw_tracepoint %s", name);
-  int fd = bpf_attach_raw_tracepoint(prog_fd, name);
-  if (fd < 0) {
-    int err = errno ? errno : ENOENT;
-    snprintf(msg, len, "%s: %s", link->desc,
-             err == ENOENT ? "no such tracepoint on this kernel" : strerror(err));
-    return -err;
-  }
-  link->fds[link->nfds++] = fd;
-  return 0;
+  return probe_keep_fd(link, bpf_attach_raw_tracepoint(prog_fd, name),
+                       "no such tracepoint on this kernel", msg, len);
 }
 
 /* A raw tracepoint fd is a BPF link, not a perf event: just close it. */

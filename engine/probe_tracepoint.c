@@ -19,15 +19,8 @@ static int tracepoint_attach(lua_State *L, int prog_fd, struct probe_link *link,
   memcpy(category, spec, (size_t)(colon - spec));
   category[colon - spec] = '\0';
   snprintf(link->desc, sizeof link->desc, "tracepoint %s", spec);
-  int fd = bpf_attach_tracepoint(prog_fd, category, colon + 1);
-  if (fd < 0) {
-    int err = errno ? errno : ENOENT;
-    snprintf(msg, len, "%s: %s", link->desc,
-             err == ENOENT ? "no such tracepoint on this kernel" : strerror(err));
-    return -err;
-  }
-  link->fds[link->nfds++] = fd;
-  return 0;
+  return probe_keep_fd(link, bpf_attach_tracepoint(prog_fd, category, colon + 1),
+                       "no such tracepoint on this kernel", msg, len);
 }
 
 const struct probe_ops probe_tracepoint = {

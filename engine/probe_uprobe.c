@@ -25,6 +25,11 @@ static int opt_field(lua_State *L, const char *key, int dflt)
   return v;
 }
 
+static void uprobe_detach(struct probe_link *link)
+{
+  probe_event_detach(link, "uprobe_events", bpf_detach_uprobe);
+}
+
 static int uprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t len)
 {
   const char *binary = luaL_checkstring(L, 3);
@@ -44,23 +49,10 @@ static int uprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, cha
   int fd = bpf_attach_uprobe(prog_fd, ret ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, link->event,
                              resolved.module, resolved.offset, pid, 0);
   bcc_procutils_free(resolved.module);
-  if (fd < 0) {
-    int err = errno ? errno : EINVAL;
-    snprintf(msg, len, "%s: %s", link->desc, strerror(err));
-    if (probe_event_listed("uprobe_events", link->event))
-      bpf_detach_uprobe(link->event);
-    return -err;
-  }
-  link->fds[link->nfds++] = fd;
-  return 0;
-}
-
-static void uprobe_detach(struct probe_link *link)
-{
-  probe_close_fds(link);
-  if (link->event[0] && probe_event_listed("uprobe_events", link->event))
-    bpf_detach_uprobe(link->event);
-  link->event[0] = '\0';
+  int err = probe_keep_fd(link, fd, NULL, msg, len);
+  if (err)
+    uprobe_detach(link);
+  return err;
 }
 
 const struct probe_ops probe_uprobe = {

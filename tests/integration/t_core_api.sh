@@ -114,6 +114,15 @@ say("percpu_values", #v .. " of " .. core.ncpus())
 say("percpu_sum", n)
 '
 
+case_verifier_rejection() {
+  need_root
+  vns_run vr 60 -e 'require("vns.program").compile("RAW_TRACEPOINT_PROBE(sys_enter) { return ctx->args[40]; }"):attach_all()'
+  expect_eq "exit status" 1 "$STATUS"
+  expect_match "one error line" '^vnetscope: load raw_tracepoint__sys_enter: rejected by the verifier' "$(err_of vr)"
+  expect_match "the verifier's reason" 'invalid bpf_context access' "$(err_of vr)"
+  expect_eq "the log appears once" 1 "$(grep -c 'invalid bpf_context access' <<<"$(err_of vr)")"
+}
+
 case_maps() {
   need_root
   need_drop_reasons
@@ -377,6 +386,7 @@ case_kprobe_attach() {
 }
 
 run_case "core: compile error returns clang's message and the generated line" case_compile_error
+run_case "core: verifier rejection comes back once, with the log" case_verifier_rejection
 run_case "core: hash/array/per-CPU maps fed by real drops" case_maps
 run_case "core: per-CPU update takes one value per CPU" case_percpu_update
 run_case "core: stack traces of drops resolve to kernel symbols" case_stack
