@@ -1,7 +1,9 @@
 /* drop-summary: count skb:kfree_skb per drop location, reason and device.
  * Counting happens here; user space reads and clears the map each
- * interval. No stack walk: it would cost ~15x per drop. */
+ * interval. No stack walk: it would cost ~15x per drop. The flow filter
+ * (vns.filter) runs first: it rejects most drops of a busy host. */
 #include <vns/dev.h>
+#include <vns/flow.h>
 
 struct drop_key {
   u64 location;
@@ -11,10 +13,12 @@ struct drop_key {
 };
 
 BPF_HASH(drops, struct drop_key, u64, {{ MAX_KEYS }});
+{{ FILTER_MAPS }}
 
 TRACEPOINT_PROBE(skb, kfree_skb)
 {
   struct drop_key key = {};
+{{ FLOW_FILTER }}
   vns_skb_devname((struct sk_buff *)args->skbaddr, key.dev);
 {{ DEV_FILTER }}
   key.location = (u64)args->location;

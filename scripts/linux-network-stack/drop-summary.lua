@@ -8,6 +8,8 @@
 --   vnetscope drop-summary                    # every drop, 1 s intervals
 --   vnetscope drop-summary -i 5 -d 60 -t 10   # 5 s reports for a minute
 --   vnetscope drop-summary --dev eth0 --format json
+--   vnetscope drop-summary --dst-ip 10.0.0.2 --proto udp --dst-port 53
+--   vnetscope drop-summary --filter 'tcp and not port 22'
 --
 -- Sample output:
 --   Tracing packet drops (skb:kfree_skb)... Hit Ctrl-C to end.
@@ -22,6 +24,7 @@ local kernel = require "vns.kernel"
 local output = require "vns.output"
 local template = require "vns.template"
 local core = require "vns.core"
+local filter = require "vns.filter"
 local tool = require "vns.tool"
 
 local function dev_filter(dev)
@@ -32,12 +35,25 @@ local function dev_filter(dev)
     { LO = lo, HI = hi }))
 end
 
+-- The flow options and --filter, tested on the dropped packet's headers.
+local function flow_filter(f)
+  if not f.needs_l3 then return template.code("  /* no flow filter */") end
+  return template.code(template.render([[
+  struct vns_flow f = {};
+  vns_flow_l3_of((struct sk_buff *)args->skbaddr, &f, {{ L3 }});
+  if (!({{ FILTER }}))
+    return 0;]], { L3 = f.l3_flags, FILTER = f.expr }))
+end
+
 local function program(opts)
   local fields = kernel.tracepoint_fields("skb", "kfree_skb")
   if not fields then require("vns.errors").fail("this kernel has no skb:kfree_skb tracepoint") end
+  opts.compiled_filter = filter.compile(opts)
   return template.render(template.read("drop-summary.c"), {
     MAX_KEYS = template.int(10240),
     DEV_FILTER = dev_filter(opts.dev),
+    FLOW_FILTER = flow_filter(opts.compiled_filter),
+    FILTER_MAPS = opts.compiled_filter.decls,
     READ_REASON = template.code(fields.reason and "  key.reason = args->reason;"
                                 or "  /* this kernel reports no drop reason */"),
   })
@@ -50,6 +66,12 @@ local function location(addr)
     symbols[addr] = sym and string.format("%s+0x%x", sym, offset) or string.format("0x%x", addr)
   end
   return symbols[addr]
+end
+
+-- Large address/port sets live in maps: fill them before attaching, so
+-- the filter is whole from the first packet.
+local function prepare(run)
+  filter.fill(run.program, run.opts.compiled_filter)
 end
 
 local function setup(run)
@@ -124,13 +146,17 @@ return tool.summary {
   examples = {
     "vnetscope drop-summary -i 5 -d 60",
     "vnetscope drop-summary --dev eth0 --top 5 --format json",
+    "vnetscope drop-summary --dst-ip 10.0.0.2 --proto udp --dst-port 53",
+    "vnetscope drop-summary --filter ip6 --host fd00::/8",
   },
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
   probes = { "tracepoint:skb:kfree_skb" },
   options = {
     { name = "dev", type = "ifname", help = "only drops of packets on this device" },
+    filter.options(),
   },
   program = program,
+  prepare = prepare,
   setup = setup,
   collect = collect,
   render = render,

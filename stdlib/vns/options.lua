@@ -8,8 +8,8 @@ local M = {}
 
 local units = { ns = 1e-9, us = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }
 
--- Each type: parse(text, spec) -> value, or nil when the text is not of
--- the type; form(spec) says what is accepted.
+-- Each type: parse(text, spec) -> value, or nil [, why] when the text is
+-- not of the type; form(spec) says what is accepted.
 M.types = {
   seconds = {
     parse = function(text)
@@ -64,11 +64,12 @@ end
 
 local function convert(spec, text)
   local kind = M.types[spec.type]
-  local value = kind.parse(text, spec)
+  local value, why = kind.parse(text, spec)
   if value == nil then
     local shown = #text > 40 and (text:sub(1, 40) .. "...") or text
-    errors.usage("option --%s: '%s' is not valid; expected %s", spec.name,
-                 shown:gsub("%c", "?"), kind.form(spec))
+    why = why and " (" .. why:gsub("%c", "?") .. ")" or ""
+    errors.usage("option --%s: '%s' is not valid%s; expected %s", spec.name,
+                 shown:gsub("%c", "?"), why, kind.form(spec))
   end
   return value
 end

@@ -5,6 +5,7 @@
 --     name = "drop-summary", about = "...", aliases = {...}, examples = {...},
 --     options = { ... },                      -- besides options.common()
 --     program = function(opts) return c_text end,
+--     prepare = function(run) end,            -- optional, before attach (fill maps)
 --     setup = function(run) end,              -- optional, after attach
 --     collect = function(run, final) return data end,  -- read maps
 --     render = function(run, data, out, final) end,    -- text output
@@ -107,8 +108,10 @@ function Tool:run(argv)
   end
   local prog <close> = program.compile(text)
   if core.interrupted() then return 130 end
+  local run = { tool = self, opts = opts, program = prog, reports = 0 }
+  if self.prepare then self.prepare(run) end
   prog:attach_all()
-  local run = { tool = self, opts = opts, program = prog, started = core.monotime(), reports = 0 }
+  run.started = core.monotime()
   if self.setup then self.setup(run) end
   if opts.format == "text" then
     print(self.tracing or ("Tracing " .. self.about:gsub("^%u", string.lower) .. "... Hit Ctrl-C to end."))

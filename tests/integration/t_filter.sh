@@ -308,10 +308,35 @@ nothing${t}-${t}--filter${t}icmp or ip6 or port 53
 EOF
   counter_start "$CASE_DIR/forms" 0
   send_udp "$NS_A" "$IP_B" 9999 5
+  # shellcheck disable=SC2016 # expanded by the inner bash
   timeout 30 ip netns exec "$NS_A" bash -c \
     'for i in 1 2 3 4; do (exec 3<>"/dev/tcp/$1/7000") 2>/dev/null && exit 1; done; exit 0' _ "$IP_B" ||
     fail "connecting to a closed TCP port succeeded or hung"
   counter_check 5
+}
+
+# drop-summary with flow options, --filter and a set that is a map:
+# only the drops of the packets they match are counted.
+case_drop_summary() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  tool_start port drop-summary --dev "$DEV_B" --proto udp --dst-port 9999 -d 60
+  tool_start expr drop-summary --dev "$DEV_B" --filter "udp dst port 8888 and src host $IP_A" -d 60
+  tool_start set drop-summary --dev "$DEV_B" --src-ip "$(list 10.231.60.%d 1 19 "$IP_A")" --dst-port 7777,8888 -d 60
+  wait_ready port
+  wait_ready expr
+  wait_ready set
+  send_udp "$NS_A" "$IP_B" 9999 7
+  send_udp "$NS_A" "$IP_B" 8888 5
+  send_udp "$NS_A" "$IP_B" 7777 3
+  settle
+  tool_stop port INT
+  tool_stop expr INT
+  tool_stop set INT
+  expect_eq "--proto udp --dst-port 9999" "Total since start  drops: 7" "$(total_line port)"
+  expect_eq "--filter 'udp dst port 8888 and src host A'" "Total since start  drops: 5" "$(total_line expr)"
+  expect_eq "--src-ip (20 addresses) --dst-port 7777,8888" "Total since start  drops: 8" "$(total_line set)"
 }
 
 # A bad --filter is one usage error, before anything is compiled or loaded.
@@ -334,13 +359,15 @@ case_bad_filter() {
 # kernel; merged here the way a kernel-devel tree is): compiled, not
 # loaded, since they are not this kernel's.
 case_real_headers() {
-  local common arch tree
-  common=$(ls -d /usr/src/linux-headers-6.1.*-common 2>/dev/null | tail -n 1)
+  local common arch tree dirs
+  dirs=(/usr/src/linux-headers-6.1.*-common)
+  common=${dirs[${#dirs[@]} - 1]}
   arch=${common%-common}-amd64
-  [ -n "$common" ] && [ -d "$arch" ] ||
+  if [ ! -d "$common" ] || [ ! -d "$arch" ]; then
     skip "no Debian linux-headers-6.1 in /usr/src (apt-get install linux-headers-6.1.0-<n>-amd64)"
+  fi
   tree=$CASE_DIR/kernel
-  mkdir "$tree" && cp -rs "$common/." "$tree/" && cp -rs --remove-destination "$arch/." "$tree/" ||
+  { mkdir "$tree" && cp -rs "$common/." "$tree/" && cp -rs --remove-destination "$arch/." "$tree/"; } ||
     fail "cannot merge $common and $arch"
   cat >"$CASE_DIR/compile.lua" <<'EOF'
 local core = require "vns.core"
@@ -394,6 +421,7 @@ EOF
 
 run_case "filter: every form counts exactly its crafted frames (IPv4/IPv6, TCP/UDP/SCTP/ICMP, VLAN, QinQ, maps)" case_crafted
 run_case "filter: forms count real UDP datagrams and TCP SYNs" case_stack
+run_case "filter: drop-summary counts only the drops its flow options and --filter match" case_drop_summary
 run_case "filter: a bad --filter exits 2 and loads nothing" case_bad_filter
 run_case "filter: flow.h compiles against Debian linux-headers 6.1" case_real_headers
 finish
