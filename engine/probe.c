@@ -1,6 +1,7 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +35,18 @@ int probe_keep_fd(struct probe_link *link, int fd, const char *enoent_why, char 
   int err = errno ? errno : ENOENT;
   snprintf(msg, len, "%s: %s", link->desc, err == ENOENT && enoent_why ? enoent_why : strerror(err));
   return -err;
+}
+
+lua_Integer probe_opt(lua_State *L, int idx, const char *key, lua_Integer dflt)
+{
+  if (lua_type(L, idx) != LUA_TTABLE)
+    return dflt;
+  lua_getfield(L, idx, key);
+  lua_Integer v = lua_isnil(L, -1)       ? dflt
+                  : lua_isboolean(L, -1) ? lua_toboolean(L, -1)
+                                         : luaL_checkinteger(L, -1);
+  lua_pop(L, 1);
+  return v;
 }
 
 void probe_close_fds(struct probe_link *link)

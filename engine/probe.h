@@ -35,6 +35,10 @@ const struct probe_ops *probe_find(const char *name);
  * -errno. */
 int probe_keep_fd(struct probe_link *link, int fd, const char *enoent_why, char *msg, size_t len);
 
+/* Integer field `key` of the options table at idx: dflt when there is
+ * no table or no field, 0/1 for booleans. */
+lua_Integer probe_opt(lua_State *L, int idx, const char *key, lua_Integer dflt);
+
 /* Close every fd of a link (the common detach). */
 void probe_close_fds(struct probe_link *link);
 

@@ -11,16 +11,6 @@
 #include "probe.h"
 #include "probe_events.h"
 
-static lua_Integer opt_int(lua_State *L, int idx, const char *key)
-{
-  if (lua_type(L, idx) != LUA_TTABLE)
-    return 0;
-  lua_getfield(L, idx, key);
-  lua_Integer v = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : luaL_optinteger(L, -1, 0);
-  lua_pop(L, 1);
-  return v;
-}
-
 static void kprobe_detach(struct probe_link *link)
 {
   probe_event_detach(link, "kprobe_events", bpf_detach_kprobe);
@@ -29,7 +19,7 @@ static void kprobe_detach(struct probe_link *link)
 static int kprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t len)
 {
   const char *fn = luaL_checkstring(L, 3);
-  int ret = (int)opt_int(L, 4, "ret");
+  int ret = (int)probe_opt(L, 4, "ret", 0);
   snprintf(link->desc, sizeof link->desc, "%s %s", ret ? "kretprobe" : "kprobe", fn);
   if (!probe_kind_supported("kprobe")) {
     snprintf(msg, len, "%s: kprobes are not supported by this kernel (CONFIG_KPROBES is off); "
@@ -38,7 +28,7 @@ static int kprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, cha
   }
   probe_event_name(link->event, sizeof link->event, ret ? 'r' : 'p', fn);
   int fd = bpf_attach_kprobe(prog_fd, ret ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, link->event, fn,
-                             (uint64_t)opt_int(L, 4, "offset"), (int)opt_int(L, 4, "maxactive"));
+                             (uint64_t)probe_opt(L, 4, "offset", 0), (int)probe_opt(L, 4, "maxactive", 0));
   int err = probe_keep_fd(link, fd, "no such kernel function (inlined, renamed or not built in this kernel)",
                           msg, len);
   if (err)

@@ -13,20 +13,12 @@
 #include "probe.h"
 #include "util.h"
 
-static lua_Integer field(lua_State *L, const char *key, lua_Integer dflt)
-{
-  lua_getfield(L, 3, key);
-  lua_Integer v = luaL_optinteger(L, -1, dflt);
-  lua_pop(L, 1);
-  return v;
-}
-
 static int perf_attach(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t len)
 {
   luaL_checktype(L, 3, LUA_TTABLE);
-  uint32_t type = (uint32_t)field(L, "type", 1), config = (uint32_t)field(L, "config", 0);
-  uint64_t period = (uint64_t)field(L, "period", 0), freq = (uint64_t)field(L, "freq", 0);
-  int pid = (int)field(L, "pid", -1), cpu = (int)field(L, "cpu", -1);
+  uint32_t type = (uint32_t)probe_opt(L, 3, "type", 1), config = (uint32_t)probe_opt(L, 3, "config", 0);
+  uint64_t period = (uint64_t)probe_opt(L, 3, "period", 0), freq = (uint64_t)probe_opt(L, 3, "freq", 0);
+  int pid = (int)probe_opt(L, 3, "pid", -1), cpu = (int)probe_opt(L, 3, "cpu", -1);
   if (!period && !freq)
     return luaL_argerror(L, 3, "give period or freq");
   snprintf(link->desc, sizeof link->desc, "perf_event type %u config %u", type, config);

@@ -14,17 +14,6 @@
 #include "probe.h"
 #include "probe_events.h"
 
-static int opt_field(lua_State *L, const char *key, int dflt)
-{
-  if (lua_type(L, 5) != LUA_TTABLE)
-    return dflt;
-  lua_getfield(L, 5, key);
-  int v = lua_isnil(L, -1) ? dflt
-          : lua_isboolean(L, -1) ? lua_toboolean(L, -1) : (int)luaL_checkinteger(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
 static void uprobe_detach(struct probe_link *link)
 {
   probe_event_detach(link, "uprobe_events", bpf_detach_uprobe);
@@ -35,7 +24,7 @@ static int uprobe_attach(lua_State *L, int prog_fd, struct probe_link *link, cha
   const char *binary = luaL_checkstring(L, 3);
   const char *sym = lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : NULL;
   uint64_t addr = sym ? 0 : (uint64_t)luaL_checkinteger(L, 4);
-  int ret = opt_field(L, "ret", 0), pid = opt_field(L, "pid", -1);
+  int ret = (int)probe_opt(L, 5, "ret", 0), pid = (int)probe_opt(L, 5, "pid", -1);
   snprintf(link->desc, sizeof link->desc, "%s %s:%s", ret ? "uretprobe" : "uprobe", binary,
            sym ? sym : "addr");
   struct bcc_symbol resolved;
