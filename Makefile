@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit lua-test integration bench install clean
+.PHONY: all deps build demo test unit lua-test integration bench bench-filter install clean
 
 all: build
 
@@ -21,8 +21,14 @@ demo: build
 test: build
 	tools/run-tests.sh $(BUILD)
 
+# Figures only, no timing assertions (docs/testing.md); both need root.
+# One after the other, even under make -j: each would be the other's noise.
 bench: build
 	bench/startup $(BUILD)/vnetscope
+	bench/filter $(BUILD)/vnetscope
+
+bench-filter: build
+	bench/filter $(BUILD)/vnetscope
 
 install: build
 	cmake --install $(BUILD)
