@@ -20,7 +20,8 @@ TRACEPOINT_PROBE(skb, kfree_skb)
   struct drop_key key = {};
 {{ FLOW_FILTER }}
   vns_skb_devname((struct sk_buff *)args->skbaddr, key.dev);
-{{ DEV_FILTER }}
+  if (!({{ DEV_FILTER }}))
+    return 0;
   key.location = (u64)args->location;
 {{ READ_REASON }}
   drops.increment(key);

@@ -26,14 +26,8 @@ local template = require "vns.template"
 local core = require "vns.core"
 local filter = require "vns.filter"
 local tool = require "vns.tool"
-
-local function dev_filter(dev)
-  if not dev then return template.code("  /* no --dev filter */") end
-  local lo, hi = template.ifname_words(dev)
-  return template.code(template.render(
-    "  if (*(u64 *)&key.dev[0] != {{ LO }} || *(u64 *)&key.dev[8] != {{ HI }})\n    return 0;",
-    { LO = lo, HI = hi }))
-end
+local ctxfilter = require "vns.ctxfilter"
+local net = require "vns.net"
 
 -- The flow options and --filter, tested on the dropped packet's headers.
 local function flow_filter(f)
@@ -51,7 +45,7 @@ local function program(opts)
   opts.compiled_filter = filter.compile(opts)
   return template.render(template.read("drop-summary.c"), {
     MAX_KEYS = template.int(10240),
-    DEV_FILTER = dev_filter(opts.dev),
+    DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).expr,
     FLOW_FILTER = flow_filter(opts.compiled_filter),
     FILTER_MAPS = opts.compiled_filter.decls,
     READ_REASON = template.code(fields.reason and "  key.reason = args->reason;"
@@ -152,7 +146,7 @@ return tool.summary {
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
   probes = { "tracepoint:skb:kfree_skb" },
   options = {
-    { name = "dev", type = "ifname", help = "only drops of packets on this device" },
+    net.options({ "dev" }),
     filter.options(),
   },
   program = program,

@@ -289,6 +289,8 @@ M.specs = {
             help = "L4 protocol: tcp, udp, icmp, icmpv6, sctp or a number" },
   pid = { type = "pid", metavar = "PID", help = "only this process" },
   comm = { type = "comm", metavar = "COMM", help = "only tasks of this name" },
+  dev = { type = "ifname", metavar = "DEV", help = "only packets on this device" },
+  threshold = { type = "nanoseconds", metavar = "TIME", help = "only latencies of at least this (100us, 2ms)" },
 }
 
 function M.options(names)

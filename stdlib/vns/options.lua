@@ -32,6 +32,17 @@ M.types = {
       return string.format("an integer from %d to %d", spec.min or math.mininteger, spec.max or math.maxinteger)
     end,
   },
+  -- A time with a unit, as integer nanoseconds (thresholds): the unit is
+  -- required, since "100" alone is ambiguous between tools.
+  nanoseconds = {
+    parse = function(text, spec)
+      local num, unit = text:match("^(%d+%.?%d*)(%a+)$")
+      local scale = ({ ns = 1, us = 1e3, ms = 1e6, s = 1e9 })[unit]
+      local v = num and #num <= 20 and scale and math.tointeger(math.floor(tonumber(num) * scale + 0.5))
+      if v and v >= (spec.min or 0) and v <= (spec.max or 3600 * 1e9) then return v end
+    end,
+    form = function() return "a time with a unit: ns, us, ms or s (500us, 100ms, 1.5s), up to 1h" end,
+  },
   choice = {
     parse = function(text, spec)
       for _, v in ipairs(spec.values) do if v == text then return v end end

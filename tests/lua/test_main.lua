@@ -47,7 +47,7 @@ function T.tool_help()
   local text, status = h.capture(main, "tool", "drop-summary", { "--help" })
   eq(status, 0)
   has(text, "Usage: vnetscope drop-summary [options]")
-  has(text, "--dev IFNAME")
+  has(text, "--dev DEV")
 end
 
 function T.tool_by_alias()

@@ -201,6 +201,7 @@ local syntax = { "); bpf_trace_printk(", "80;", "0 || 1", "`id`", "$(id)", "${x}
 -- One spec per type: every type registered must be listed here.
 local type_specs = {
   seconds = { name = "t-seconds", type = "seconds" },
+  nanoseconds = { name = "t-nanoseconds", type = "nanoseconds" },
   integer = { name = "t-integer", type = "integer", min = 0, max = 100 },
   choice = { name = "t-choice", type = "choice", values = { "a", "b" } },
   ifname = { name = "t-ifname", type = "ifname" },

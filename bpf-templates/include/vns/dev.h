@@ -14,4 +14,13 @@ static __always_inline void vns_skb_devname(struct sk_buff *skb, char *name)
     vns_read(name, 16, dev->name);
 }
 
+/* Is the skb's device named by the two 64-bit words of its zero-padded
+ * char[16] (vns.ctxfilter writes them as constants)? */
+static __always_inline int vns_skb_dev_is(struct sk_buff *skb, u64 lo, u64 hi)
+{
+  union { char c[16]; u64 w[2]; } name = {};
+  vns_skb_devname(skb, name.c);
+  return name.w[0] == lo && name.w[1] == hi;
+}
+
 #endif
