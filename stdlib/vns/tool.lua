@@ -11,10 +11,21 @@
 --     render = function(run, data, out, final) end,    -- text output
 --   }
 --
--- `summary` tools report every interval and once more at exit; `details`
--- tools also deliver events from buffers opened in setup(). JSON output
--- is `data` with time fields added, one object per line.
+-- `summary` tools report every interval and once more at exit. `details`
+-- tools stream events as they come (vns.events) and have the event
+-- budget --max-events-per-sec (vns.budget); they say
+--
+--     events = "events",                        -- the perf (or ring = true) buffer map
+--     decode = function(run, event) return row end,  -- nil skips the event
+--     print = function(run, row, out) end,      -- one event as text
+--     header = function(run, out) end,          -- optional, once before events
+--
+-- and may also collect/render a summary. JSON output is one object per
+-- line: events as `row` with type "event", reports as `data` with time
+-- fields added, and for details tools a "stats" object every interval.
+local budget = require "vns.budget"
 local core = require "vns.core"
+local events = require "vns.events"
 local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
@@ -27,6 +38,9 @@ local M = {}
 local function new(kind, def)
   assert(def.name and def.about and def.program, "a tool needs name, about and program")
   def.kind = def.kind or kind
+  if def.kind == "details" then
+    assert(def.events and def.decode and def.print, "a details tool needs events, decode and print")
+  end
   return setmetatable(def, Tool)
 end
 
@@ -35,7 +49,9 @@ function M.details(def) return new("details", def) end
 function M.special(def) return new("special", def) end
 
 function Tool:specs()
-  return options.flatten({ self.options or {}, options.common(self.defaults) })
+  local defaults = self.defaults or {}
+  local budget_option = self.kind == "details" and budget.option(defaults.max_events_per_sec) or {}
+  return options.flatten({ self.options or {}, options.common(defaults), budget_option })
 end
 
 function Tool:generate(opts)
@@ -55,18 +71,30 @@ function Tool:check(argv)
   return results, prog
 end
 
-local function emit(self, run, final)
-  local data = self.collect(run, final)
-  if data == nil then return end
-  run.reports = run.reports + 1
+local function write(run, data, render, final)
   if run.opts.format == "json" then
     data.time = os.date("!%Y-%m-%dT%H:%M:%SZ")
     data.elapsed_s = (core.monotime() - run.started) / 1e9
     data.final = final or nil
     output.json_line(io.stdout, data)
   else
-    self.render(run, data, io.stdout, final)
+    render(run, data, io.stdout, final)
     io.stdout:flush()
+  end
+end
+
+-- One report: the summary (when the tool keeps one), then the counts of
+-- the event stream.
+local function emit(self, run, final)
+  local data = self.collect and self.collect(run, final)
+  if data ~= nil then
+    run.reports = run.reports + 1
+    write(run, data, self.render, final)
+  end
+  if run.stream then
+    local counts = run.stream:counts(final)
+    counts.type = "stats"
+    write(run, counts, events.render, final)
   end
 end
 
@@ -76,6 +104,7 @@ local function wait_until(deadline_ns)
     local left_ns = deadline_ns - core.monotime()
     if left_ns <= 0 then return end
     core.poll(math.min((left_ns + 999999) // 1000000, 1000))
+    io.stdout:flush()
   end
 end
 
@@ -110,11 +139,15 @@ function Tool:run(argv)
   if core.interrupted() then return 130 end
   local run = { tool = self, opts = opts, program = prog, reports = 0 }
   if self.prepare then self.prepare(run) end
+  -- Buffers open before attach: an event sent before has nowhere to go
+  -- and would not even count as lost.
+  if self.kind == "details" then run.stream = events.open(run, self) end
   prog:attach_all()
   run.started = core.monotime()
   if self.setup then self.setup(run) end
   if opts.format == "text" then
     print(self.tracing or ("Tracing " .. self.about:gsub("^%u", string.lower) .. "... Hit Ctrl-C to end."))
+    if self.header then self.header(run, io.stdout) end
   end
   self:loop(run)
   if core.interrupted() then io.stderr:write("Detaching...\n") end

@@ -161,8 +161,9 @@ topo_third() {
 }
 
 # send_udp NS IP PORT COUNT: one datagram per new socket (bash /dev/udp).
+# SENDER=path runs another copy of bash, so the sender has that comm.
 send_udp() {
-  timeout 30 ip netns exec "$1" bash -c \
+  timeout 30 ip netns exec "$1" "${SENDER:-bash}" -c \
     'for ((i = 0; i < $3; i++)); do echo x >"/dev/udp/$1/$2" || exit 1; done' _ "$2" "$3" "$4" ||
     fail "sending $4 datagrams to $2:$3 from $1 failed"
 }

@@ -25,7 +25,9 @@ local T = {}
 
 function T.constructors()
   eq(tool.summary({ name = "a", about = "b", program = print }).kind, "summary")
-  eq(tool.details({ name = "a", about = "b", program = print }).kind, "details")
+  eq(tool.details({ name = "a", about = "b", program = print, events = "e", decode = print, print = print }).kind,
+     "details")
+  checkerr("a details tool needs events, decode and print", tool.details, { name = "a", about = "b", program = print })
   eq(tool.special({ name = "a", about = "b", program = print }).kind, "special")
   for _, missing in ipairs({ "name", "about", "program" }) do
     local def = { name = "a", about = "b", program = print }
