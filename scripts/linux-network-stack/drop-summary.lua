@@ -142,6 +142,7 @@ return tool.summary {
     "vnetscope drop-summary --dev eth0 --top 5 --format json",
     "vnetscope drop-summary --dst-ip 10.0.0.2 --proto udp --dst-port 53",
     "vnetscope drop-summary --filter ip6 --host fd00::/8",
+    "vnetscope drop-summary --filter 'tcp and not port 22'",
   },
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
   probes = { "tracepoint:skb:kfree_skb" },

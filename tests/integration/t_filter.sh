@@ -383,11 +383,32 @@ end
 local c = filter.compile(options.parse(filter.options(), {
   "--src-ip", list("10.0.%d.0/24", 17), "--dst-ip", list("fd00::%x", 17), "--port", list("%d", 20),
   "--filter", "(tcp port 80 or udp) and not host 10.1.1.1 and vlan 10 or ip6 net fd00::/8" }))
+local budget = require "vns.budget"
+local ctxfilter = require "vns.ctxfilter"
+local net = require "vns.net"
+local ctx = ctxfilter.compile(options.parse(net.options({ "pid", "comm", "dev", "threshold" }),
+  { "--pid", "42", "--comm", "nginx", "--dev", "eth0", "--threshold", "1ms" }), { dev_skb = "skb", delta = "delta" })
 local text = template.render([[
 #include <vns/flow.h>
 #include <vns/dev.h>
+#include <vns/hist.h>
+#include <vns/task.h>
 {{ MAPS }}
+{{ BUDGET }}
 BPF_ARRAY(counts, u64, 1);
+BPF_PERCPU_HASH(stats, u32, struct vns_stats, 4);
+int context(struct bpf_raw_tracepoint_args *ctx)
+{
+  struct sk_buff *skb = (struct sk_buff *)ctx->args[0];
+  u64 delta = bpf_ktime_get_ns();
+  u32 key = vns_log2_slot(delta) + vns_linear_slot(delta, 10, 8);
+  if (!({{ CTX }}) || !vns_budget_take())
+    return 0;
+  struct vns_stats zero = {}, *s = stats.lookup_or_try_init(&key, &zero);
+  if (s)
+    vns_stats_add(s, delta);
+  return 0;
+}
 TRACEPOINT_PROBE(net, netif_receive_skb)
 {
   struct vns_flow f = {};
@@ -406,7 +427,8 @@ int from_skb(struct bpf_raw_tracepoint_args *ctx)
     counts.increment(0);
   return 0;
 }
-]], { MAPS = c.decls, FILTER = c.expr, L3 = c.l3_flags })
+]], { MAPS = c.decls, FILTER = c.expr, L3 = c.l3_flags, CTX = ctx.expr,
+      BUDGET = budget.code({ max_events_per_sec = 100 }, 2) })
 print("headers=" .. table.concat({ core.kheaders() }, " "))
 local mod, err = core.compile(text, { cflags = program.cflags() })
 if not mod then io.stderr:write(err, "\n") os.exit(1) end
@@ -417,11 +439,12 @@ EOF
   expect_eq "header source" "env $tree" "$(field hdr headers)"
   expect_gt "instructions of the tracepoint" 0 "$(field hdr tracepoint__net__netif_receive_skb)"
   expect_gt "instructions of from_skb" 0 "$(field hdr from_skb)"
+  expect_gt "instructions of context (hist.h, task.h, budget)" 0 "$(field hdr context)"
 }
 
 run_case "filter: every form counts exactly its crafted frames (IPv4/IPv6, TCP/UDP/SCTP/ICMP, VLAN, QinQ, maps)" case_crafted
 run_case "filter: forms count real UDP datagrams and TCP SYNs" case_stack
 run_case "filter: drop-summary counts only the drops its flow options and --filter match" case_drop_summary
 run_case "filter: a bad --filter exits 2 and loads nothing" case_bad_filter
-run_case "filter: flow.h compiles against Debian linux-headers 6.1" case_real_headers
+run_case "filter: the include library compiles against Debian linux-headers 6.1" case_real_headers
 finish

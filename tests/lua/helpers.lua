@@ -107,6 +107,34 @@ function M.hasnt(text, needle, what)
   end
 end
 
+-- Split a command line as a POSIX shell would for the forms examples
+-- use: words, '...' and "..." (with \" and \\ inside), backslash escapes.
+function M.shell_words(line)
+  local words, word, i, quote = {}, nil, 1, nil
+  while i <= #line do
+    local c = line:sub(i, i)
+    if quote == "'" then
+      if c == "'" then quote = nil else word = word .. c end
+    elseif quote == '"' then
+      if c == '"' then quote = nil
+      elseif c == "\\" and line:sub(i + 1, i + 1):match('["\\$`]') then word = word .. line:sub(i + 1, i + 1); i = i + 1
+      else word = word .. c end
+    elseif c:match("%s") then
+      if word then words[#words + 1], word = word, nil end
+    elseif c == "'" or c == '"' then
+      quote, word = c, word or ""
+    elseif c == "\\" then
+      word = (word or "") .. line:sub(i + 1, i + 1); i = i + 1
+    else
+      word = (word or "") .. c
+    end
+    i = i + 1
+  end
+  assert(not quote, "unterminated quote in: " .. line)
+  if word then words[#words + 1] = word end
+  return words
+end
+
 -- A file-like sink for output.table / json_line: write, flush, text().
 function M.buffer()
   local b = { parts = {}, flushes = 0 }

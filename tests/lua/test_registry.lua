@@ -75,16 +75,20 @@ function T.every_tool_help_mentions_every_option()
   end
 end
 
--- Shipped examples must at least parse.
-function T.every_example_parses()
+-- Shipped examples, split as a shell would, parse and generate C.
+function T.every_example_parses_and_generates()
   for _, tool in ipairs(registry.all()) do
     for _, e in ipairs(tool.examples or {}) do
-      local argv = {}
-      for word in e:gmatch("%S+") do argv[#argv + 1] = word end
+      local argv = h.shell_words(e)
       eq({ argv[1], argv[2] }, { "vnetscope", tool.name }, e)
-      options.parse(tool:specs(), { table.unpack(argv, 3) })
+      local text = tool:generate(options.parse(tool:specs(), { table.unpack(argv, 3) }))
+      hasnt(text, "{{", e)
     end
   end
+end
+
+function T.shell_words()
+  eq(h.shell_words([[a  'b c' "d \"e\"" f\ g 'it''s' ""]]), { "a", "b c", 'd "e"', "f g", "its", "" })
 end
 
 function T.every_tool_generates_with_defaults()
