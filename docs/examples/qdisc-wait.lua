@@ -112,13 +112,13 @@ local function collect(run, final)
   run.devs = {}
   for dev in pairs(run.shown) do run.devs[#run.devs + 1] = dev end
   table.sort(run.devs)
-  local devices = output.array()
+  local histograms = output.array()
   for _, dev in ipairs(run.devs) do
     local s = run.shown[dev]:summary()
     s.dev = dev
-    devices[#devices + 1] = s
+    histograms[#histograms + 1] = s
   end
-  return { type = final and "total" or "interval", devices = devices }
+  return { type = final and "total" or "interval", histograms = histograms }
 end
 
 local function render(run, data, out, final)

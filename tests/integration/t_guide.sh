@@ -40,7 +40,7 @@ count_of() {
 }
 
 # Lua: the histogram of one device in the last JSON report.
-dev_of() { echo "(function() for _, x in ipairs(d.devices) do if x.dev == '$1' then return x end end end)()"; }
+dev_of() { echo "(function() for _, x in ipairs(d.histograms) do if x.dev == '$1' then return x end end end)()"; }
 
 count_events() {  # TAG LUA_COND (r = the event)
   jsonq "$1" "(function() local n = 0 for _, r in ipairs(lines) do
@@ -57,8 +57,8 @@ case_guide_shows_example() {
   local n=1 excerpts=0
   need_cmd lua5.4
   while guide_block excerpt docs/examples/qdisc-wait-events.lua "$n" >"$CASE_DIR/excerpt" && [ -s "$CASE_DIR/excerpt" ]; do
-    lua5.4 -e 'local f, e = io.open(arg[1]):read("a"), io.open(arg[2]):read("a")
-      os.exit(f:find(e, 1, true) and 0 or 1)' "$EVENTS" "$CASE_DIR/excerpt" ||
+    lua5.4 - "$EVENTS" "$CASE_DIR/excerpt" <<<'local f, e = io.open(arg[1]):read("a"), io.open(arg[2]):read("a")
+      os.exit(f:find(e, 1, true) and 0 or 1)' ||
       fail "excerpt $n of the guide is not in docs/examples/qdisc-wait-events.lua: $(head -3 "$CASE_DIR/excerpt")"
     excerpts=$((excerpts + 1)) n=$((n + 1))
   done
@@ -95,7 +95,7 @@ case_flow_counts() {
     "$(jsonq js "$(dev_of "$DEV_AC").max >= 40000")"
   expect_eq "JSON: interval reports add up to the total on $DEV_A" 13 "$(jsonq js "(function() local n = 0
     for _, r in ipairs(lines) do if r.type == 'interval' then
-      for _, x in ipairs(r.devices) do if x.dev == '$DEV_A' then n = n + x.count end end end end
+      for _, x in ipairs(r.histograms) do if x.dev == '$DEV_A' then n = n + x.count end end end end
     return n end)()")"
 }
 
@@ -114,9 +114,9 @@ case_threshold_dev() {
   send_udp "$NS_A" "$IP_C" 8888 5
   drain_shaper
   tool_stop js INT
-  expect_eq "devices in the total" "1 $DEV_AC" "$(jsonq js '#d.devices, d.devices[1].dev')"
-  expect_eq "packets at or above 10 ms" 6 "$(jsonq js 'd.devices[1].count')"
-  expect_eq "min >= 10 (ms), unit" "true ms" "$(jsonq js 'd.devices[1].min >= 10, d.devices[1].unit')"
+  expect_eq "devices in the total" "1 $DEV_AC" "$(jsonq js '#d.histograms, d.histograms[1].dev')"
+  expect_eq "packets at or above 10 ms" 6 "$(jsonq js 'd.histograms[1].count')"
+  expect_eq "min >= 10 (ms), unit" "true ms" "$(jsonq js 'd.histograms[1].min >= 10, d.histograms[1].unit')"
 }
 
 case_emit_c_and_check() {
