@@ -17,9 +17,10 @@ BPF_HASH(drops, struct drop_key, u64, {{ MAX_KEYS }});
 
 TRACEPOINT_PROBE(skb, kfree_skb)
 {
+  struct sk_buff *skb = (struct sk_buff *)args->skbaddr;
   struct drop_key key = {};
 {{ FLOW_FILTER }}
-  vns_skb_devname((struct sk_buff *)args->skbaddr, key.dev);
+  vns_skb_devname(skb, key.dev);
   if (!({{ DEV_FILTER }}))
     return 0;
   key.location = (u64)args->location;

@@ -74,21 +74,12 @@ TRACEPOINT_PROBE(net, net_dev_start_xmit)
 }
 ]]
 
-local function flow_filter(f)
-  if not f.needs_l3 then return template.code("  /* no flow filter */") end
-  return template.code(template.render([[
-  struct vns_flow f = {};
-  vns_flow_l3_of(skb, &f, {{ L3 }});
-  if (!({{ FILTER }}))
-    return 0;]], { L3 = f.l3_flags, FILTER = f.expr }))
-end
-
 local function program(opts)
   local f = filter.compile(opts)
   return template.render(C, {
     BUDGET = budget.code(opts),
     FILTER_MAPS = f.decls,
-    FLOW_FILTER = flow_filter(f),
+    FLOW_FILTER = f.guard,               -- parse the flow, return unless it matches
     DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev_skb = "skb" }).expr,
     THRESHOLD = ctxfilter.compile({ threshold = opts.threshold }, { delta = "delta_ns" }).expr,
   })

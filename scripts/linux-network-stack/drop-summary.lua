@@ -20,46 +20,23 @@
 --
 -- Requires: the skb:kfree_skb tracepoint (any kernel since 4.x); the
 -- reason column needs 5.17+, older kernels show "-".
-local kernel = require "vns.kernel"
+local drops = require "vns.drops"
 local output = require "vns.output"
 local template = require "vns.template"
-local core = require "vns.core"
 local filter = require "vns.filter"
 local tool = require "vns.tool"
 local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
 
--- The flow options and --filter, tested on the dropped packet's headers.
-local function flow_filter(f)
-  if not f.needs_l3 then return template.code("  /* no flow filter */") end
-  return template.code(template.render([[
-  struct vns_flow f = {};
-  vns_flow_l3_of((struct sk_buff *)args->skbaddr, &f, {{ L3 }});
-  if (!({{ FILTER }}))
-    return 0;]], { L3 = f.l3_flags, FILTER = f.expr }))
-end
-
 local function program(opts)
-  local fields = kernel.tracepoint_fields("skb", "kfree_skb")
-  if not fields then require("vns.errors").fail("this kernel has no skb:kfree_skb tracepoint") end
   opts.compiled_filter = filter.compile(opts)
   return template.render(template.read("drop-summary.c"), {
     MAX_KEYS = template.int(10240),
     DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).expr,
-    FLOW_FILTER = flow_filter(opts.compiled_filter),
+    FLOW_FILTER = opts.compiled_filter.guard,
     FILTER_MAPS = opts.compiled_filter.decls,
-    READ_REASON = template.code(fields.reason and "  key.reason = args->reason;"
-                                or "  /* this kernel reports no drop reason */"),
+    READ_REASON = drops.read_reason("key.reason"),
   })
-end
-
-local symbols = {}
-local function location(addr)
-  if not symbols[addr] then
-    local sym, offset = core.ksym(addr)
-    symbols[addr] = sym and string.format("%s+0x%x", sym, offset) or string.format("0x%x", addr)
-  end
-  return symbols[addr]
 end
 
 -- Large address/port sets live in maps: fill them before attaching, so
@@ -69,17 +46,17 @@ local function prepare(run)
 end
 
 local function setup(run)
-  run.reason_names = kernel.tracepoint_symbols("skb", "kfree_skb", "reason")
-  run.has_reason = kernel.tracepoint_fields("skb", "kfree_skb").reason ~= nil
+  run.reason_names = drops.reason_names()
   run.totals = {}
 end
 
 local function row_of(run, key, count)
+  local reason = drops.reason_name(run.reason_names, key.reason)
   return {
     count = count,
-    reason = run.has_reason and (run.reason_names[key.reason] or tostring(key.reason)) or nil,
-    reason_code = run.has_reason and key.reason or nil,
-    location = location(key.location),
+    reason = reason,
+    reason_code = reason and key.reason or nil,
+    location = drops.location(key.location),
     dev = key.dev ~= "" and key.dev or nil,
   }
 end

@@ -420,11 +420,13 @@ local function tree_of(opts)
 end
 
 -- Compile the flow options and --filter of opts. cfg.flow names the
--- struct vns_flow variable (default "f"), cfg.map_prefix the maps
--- (default "vns_set", then 1, 2, ...; give each filter of one program
--- its own). Returns {expr, decls, l3_flags (template values), text,
--- maps, needs_l3, needs_l4, families}; parse with
--- vns_flow_l3_of(skb, &f, {{ L3_FLAGS }}).
+-- struct vns_flow variable (default "f"), cfg.skb the struct sk_buff *
+-- (default "skb"), cfg.map_prefix the maps (default "vns_set", then 1,
+-- 2, ...; give each filter of one program its own). Returns {guard,
+-- expr, decls, l3_flags (template values), text, maps, needs_l3,
+-- needs_l4, families}. guard is the usual block: declare the flow, parse
+-- it with vns_flow_l3_of(skb, &f, {{ L3_FLAGS }}), return 0 unless
+-- {{ FILTER }} holds; a comment when nothing is filtered.
 function M.compile(opts, cfg)
   cfg = cfg or {}
   local low = setmetatable({ flow = identifier(cfg.flow or "f", "cfg.flow"),
@@ -437,7 +439,11 @@ function M.compile(opts, cfg)
   local decls = {}
   for i, m in ipairs(low.maps) do decls[i] = m.decl end
   local decl_text = #decls > 0 and table.concat(decls, "\n") or "/* no filter maps */"
+  local l3_flags = families[4] and families[6] and "VNS_FLOW_IP" or families[4] and "VNS_FLOW_IPV4" or "VNS_FLOW_IPV6"
   return {
+    guard = template.code(ir == TRUE and "  /* no flow filter */" or string.format(
+      "  struct vns_flow %s = {};\n  vns_flow_l3_of(%s, &%s, %s);\n  if (!(%s))\n    return 0;",
+      low.flow, identifier(cfg.skb or "skb", "cfg.skb"), low.flow, l3_flags, text)),
     expr = template.code(text),
     decls = template.code(decl_text),
     text = text,
@@ -446,8 +452,7 @@ function M.compile(opts, cfg)
     needs_l3 = ir ~= TRUE,
     needs_l4 = uses_l4(ir) or false,
     families = families,
-    l3_flags = template.code(families[4] and families[6] and "VNS_FLOW_IP"
-                             or families[4] and "VNS_FLOW_IPV4" or "VNS_FLOW_IPV6"),
+    l3_flags = template.code(l3_flags),
   }
 end
 

@@ -304,6 +304,43 @@ function M.options(names)
   return out
 end
 
+-- ---- flows read back from a program ----------------------------------------
+
+-- An address a program copied from the packet as u32 words (struct
+-- vns_flow's saddr/daddr), decoded by the engine as host-order integers.
+function M.wire_addr(family, words)
+  local n = family == 4 and 1 or 4
+  local bytes = {}
+  for i = 1, n do bytes[i] = string.pack("<I4", words[i] & 0xffffffff) end
+  return format_addr(family, table.concat(bytes))
+end
+
+-- A port a program copied in network byte order.
+function M.wire_port(v) return ((v & 0xff) << 8) | ((v >> 8) & 0xff) end
+
+function M.proto_name(n) return proto_names[n] or tostring(n) end
+
+-- A flow for people: "udp 10.0.0.1:5353 > 10.0.0.2:53", "icmp 10.0.0.1 > 10.0.0.2 type 8/0",
+-- "[fd00::1]:80 > ...", "vlan 10" first when tagged; "-" for non-IP.
+-- f has family, proto, saddr, daddr (wire words), sport, dport (wire),
+-- has_ports, icmp_type, icmp_code, nvlan, vlan, ethertype (wire).
+function M.flow_text(f)
+  local parts = {}
+  if f.nvlan and f.nvlan > 0 then parts[#parts + 1] = "vlan " .. f.vlan end
+  if f.family ~= 4 and f.family ~= 6 then
+    parts[#parts + 1] = string.format("ethertype 0x%04x", M.wire_port(f.ethertype or 0))
+    return table.concat(parts, " ")
+  end
+  local src, dst = M.wire_addr(f.family, f.saddr), M.wire_addr(f.family, f.daddr)
+  if f.has_ports and f.has_ports ~= 0 then
+    local function hp(a, p) return (f.family == 6 and "[" .. a .. "]" or a) .. ":" .. M.wire_port(p) end
+    src, dst = hp(src, f.sport), hp(dst, f.dport)
+  end
+  parts[#parts + 1] = string.format("%s %s > %s", M.proto_name(f.proto), src, dst)
+  if f.proto == 1 or f.proto == 58 then parts[#parts + 1] = string.format("type %d/%d", f.icmp_type, f.icmp_code) end
+  return table.concat(parts, " ")
+end
+
 M.Addr, M.Addrs, M.Ports, M.Protos, M.Comm = Addr, Addrs, Ports, Protos, Comm
 M.format_addr = format_addr
 

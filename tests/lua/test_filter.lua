@@ -406,4 +406,13 @@ function T.options_and_help()
   eq(options.parse(filter.options(), { "--l4-protocol", "tcp" }).proto[1].num, 6)
 end
 
+-- The usual block: parse, test, return; a comment when nothing is filtered.
+function T.guard_block()
+  eq(compile({}).guard.text, "  /* no flow filter */")
+  eq(compile({ "--dst-ip", "10.0.0.1" }, { skb = "sk" }).guard.text,
+     "  struct vns_flow f = {};\n  vns_flow_l3_of(sk, &f, VNS_FLOW_IPV4);\n"
+     .. "  if (!(f.family == 4 && f.daddr[0] == 0x0100000a))\n    return 0;")
+  checkerr("cfg.skb must be a C identifier", compile, { "--port", "1" }, { skb = "a;b" })
+end
+
 return T

@@ -250,4 +250,22 @@ function T.crafted_values_rejected_for_every_type()
   end
 end
 
+-- Flows as programs hand them back: addresses as little-endian loads of
+-- the wire bytes, ports in network order.
+function T.flow_text_from_wire_values()
+  local v4 = { family = 4, proto = 17, saddr = { 0x0100000a, 0, 0, 0 }, daddr = { 0x0200000a, 0, 0, 0 },
+               sport = 0x0f27, dport = 0x3500, has_ports = 1, nvlan = 0 }
+  eq(net.flow_text(v4), "udp 10.0.0.1:9999 > 10.0.0.2:53")
+  v4.nvlan, v4.vlan = 1, 10
+  eq(net.flow_text(v4), "vlan 10 udp 10.0.0.1:9999 > 10.0.0.2:53")
+  local v6 = { family = 6, proto = 6, saddr = { 0x000000fd, 0, 0, 0x01000000 }, daddr = { 0x000000fd, 0, 0, 0x02000000 },
+               sport = 0x5000, dport = 0x5000, has_ports = 1 }
+  eq(net.flow_text(v6), "tcp [fd00::1]:80 > [fd00::2]:80")
+  local icmp = { family = 4, proto = 1, saddr = { 0x0100000a }, daddr = { 0x0200000a }, icmp_type = 8, icmp_code = 0, has_ports = 0 }
+  eq(net.flow_text(icmp), "icmp 10.0.0.1 > 10.0.0.2 type 8/0")
+  eq(net.flow_text({ family = 0, ethertype = 0x0608 }), "ethertype 0x0806")
+  eq(net.proto_name(132), "sctp")
+  eq(net.proto_name(200), "200")
+end
+
 return T
