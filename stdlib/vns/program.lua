@@ -27,26 +27,67 @@ function M.convention(fn)
   end
 end
 
--- Show the generated lines clang complained about, numbered.
+-- Show the generated lines clang complained about, numbered as in
+-- --emit-c. BCC inserts its own lines before tracepoint probes, so
+-- clang's line numbers are off: find the line clang quotes instead.
 local function with_context(message, text)
-  local lines, shown, extra = {}, {}, {}
-  for line in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
-  for n in message:gmatch("/virtual/main%.c:(%d+):") do
-    n = tonumber(n)
-    if not shown[n] and lines[n] then
-      shown[n] = true
-      extra[#extra + 1] = string.format("%5d | %s", n, lines[n])
+  local lines, at = {}, {}
+  for line in (text .. "\n"):gmatch("(.-)\n") do
+    lines[#lines + 1] = line
+    at[line] = at[line] or #lines
+  end
+  local shown, extra, prev = {}, {}, nil
+  for line in (message .. "\n"):gmatch("(.-)\n") do
+    if prev and prev:match("^/virtual/main%.c:%d+:") then
+      local n = at[line]
+      if n and not shown[n] and line:match("%S") then
+        shown[n] = true
+        extra[#extra + 1] = string.format("%5d | %s", n, lines[n])
+      end
     end
+    prev = line
   end
   if #extra == 0 then return message end
-  return message .. "\ngenerated lines:\n" .. table.concat(extra, "\n")
+  return message .. "\ngenerated lines (as --emit-c numbers them):\n" .. table.concat(extra, "\n")
 end
 
 function M.cflags()
   return { "-I" .. core.share_dir .. "/bpf-templates/include" }
 end
 
+-- Loading BPF needs CAP_SYS_ADMIN or CAP_BPF (5.8+): say so plainly
+-- instead of letting a later call fail with EPERM.
+local function can_load_bpf(status_text)
+  local hex = status_text and status_text:match("CapEff:%s*(%x+)")
+  if not hex then return true end
+  local caps = tonumber(hex, 16)
+  return caps & (1 << 21) ~= 0 or caps & (1 << 39) ~= 0
+end
+M.can_load_bpf = can_load_bpf
+
+-- Every TRACEPOINT_PROBE of the text must exist here: otherwise BCC's
+-- error is an incomplete struct, far from the cause.
+local function check_tracepoints(text)
+  local kernel = require "vns.kernel"
+  for cat, name in text:gmatch("TRACEPOINT_PROBE%s*%(%s*([%w_]+)%s*,%s*([%w_]+)%s*%)") do
+    if not kernel.has_tracepoint(cat, name) then
+      errors.fail("tracepoint %s:%s does not exist on this kernel (%s)", cat, name, kernel.release())
+    end
+  end
+end
+
+function M.require_privilege()
+  local f = io.open("/proc/self/status")
+  local status = f and f:read("a")
+  if f then f:close() end
+  if not can_load_bpf(status) then
+    errors.fail("loading BPF programs needs root (CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON)")
+  end
+end
+
 function M.compile(text, opts)
+  M.require_privilege()
+  check_tracepoints(text)
   local mod, err = core.compile(text, { cflags = M.cflags(), debug = opts and opts.debug })
   if not mod then
     errors.fail("compile failed:\n%s", with_context(err, text))

@@ -130,6 +130,8 @@ function Tool:run(argv)
     io.write(options.help(self, specs))
     return 0
   end
+  -- Tools read tracepoint formats (tracefs) to generate: privilege first.
+  program.require_privilege()
   local text = self:generate(opts)
   if opts.emit_c then
     io.write(text)

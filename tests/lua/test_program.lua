@@ -58,7 +58,7 @@ function T.compile_error_shows_numbered_line()
   eq(err.code, 1)
   has(err.msg, "undeclared_thing")
   has(err.msg, "/virtual/main.c:5:")
-  has(err.msg, "generated lines:\n    5 |   return undeclared_thing + 1;")
+  has(err.msg, "generated lines (as --emit-c numbers them):\n    5 |   return undeclared_thing + 1;")
   hasnt(err.msg, "    2 | static int ok_line")
 end
 
@@ -93,6 +93,21 @@ function T.load_unknown_function_raises()
   local prog = program.compile("#include <vns/common.h>\nTRACEPOINT_PROBE(skb, kfree_skb) { return 0; }\n")
   checkerr("no function named 'no_such_function'", prog.load, prog, "no_such_function", "tracepoint")
   prog.mod:close()
+end
+
+-- A tracepoint this kernel lacks is named before clang runs.
+function T.missing_tracepoint_is_one_clear_error()
+  local ok, e = pcall(program.compile, "TRACEPOINT_PROBE(net, no_such_tp) { return 0; }\n")
+  eq(ok, false)
+  has(h.message_of(e), "tracepoint net:no_such_tp does not exist on this kernel")
+end
+
+-- CapEff: bit 21 CAP_SYS_ADMIN or bit 39 CAP_BPF.
+function T.privilege_from_capabilities()
+  eq(program.can_load_bpf("CapEff:\t000001ffffffffff\n"), true)
+  eq(program.can_load_bpf("CapEff:\t0000000000200000\n"), true)
+  eq(program.can_load_bpf("CapEff:\t0000008000000000\n"), true)
+  eq(program.can_load_bpf("CapEff:\t0000000000000000\n"), false)
 end
 
 return T
