@@ -36,6 +36,7 @@ M.types = {
   -- required, since "100" alone is ambiguous between tools.
   nanoseconds = {
     parse = function(text, spec)
+      if #text > 32 then return nil end  -- and the match below cannot backtrack long
       local num, unit = text:match("^(%d+%.?%d*)(%a+)$")
       local scale = ({ ns = 1, us = 1e3, ms = 1e6, s = 1e9 })[unit]
       local v = num and #num <= 20 and scale and math.tointeger(math.floor(tonumber(num) * scale + 0.5))

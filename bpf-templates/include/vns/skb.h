@@ -132,4 +132,19 @@ static __always_inline int vns_skb_l3(const struct vns_skb *s, unsigned char **l
   return 0;
 }
 
+/* A VLAN tag the stack (or the NIC) already took out of the data into
+ * skb->vlan_tci: 1 and the id when there is one. vlan_proto is set only
+ * while a tag is held there (4.19 and later alike). */
+static __always_inline int vns_skb_vlan_offloaded(struct sk_buff *skb, u16 *id)
+{
+  __be16 proto = 0;
+  u16 tci = 0;
+  if (vns_read(&proto, sizeof(proto), &skb->vlan_proto) || !proto)
+    return 0;
+  if (vns_read(&tci, sizeof(tci), &skb->vlan_tci))
+    return 0;
+  *id = tci & 0x0fff;
+  return 1;
+}
+
 #endif

@@ -1,0 +1,116 @@
+-- drop-details: one line per dropped packet: when, on which CPU and
+-- device, in which task, which flow, why and where in the kernel.
+--
+-- Usage:
+--   vnetscope drop-details                                 # every drop, 1000/s at most
+--   vnetscope drop-details --dst-ip 10.0.0.2 --proto udp --stack
+--   vnetscope drop-details --dev eth0 --format json
+--
+-- Sample output:
+--   Tracing packet drops (skb:kfree_skb), one line each... Hit Ctrl-C to end.
+--   TIME             CPU  PID    COMM          DEV          REASON          LOCATION                 LEN  FLOW
+--   12:00:01.123456    1  4242   bash          veth1        NO_SOCKET       __udp4_lib_rcv+0x6ed      30  udp 10.0.0.1:40000 > 10.0.0.2:9999
+--
+-- Requires: the skb:kfree_skb tracepoint; reasons need Linux 5.17+.
+local core = require "vns.core"
+local ctxfilter = require "vns.ctxfilter"
+local budget = require "vns.budget"
+local drops = require "vns.drops"
+local filter = require "vns.filter"
+local net = require "vns.net"
+local template = require "vns.template"
+local tool = require "vns.tool"
+
+local STACKS = 4096
+
+local function program(opts)
+  local f = filter.compile(opts)
+  opts.compiled_filter = f
+  return template.render(template.read("drop-details.c"), {
+    BUDGET = budget.code(opts),
+    FILTER_MAPS = f.decls,
+    L3 = f.l3_flags,
+    FILTER = f.expr,
+    DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "ev.dev" }).expr,
+    READ_REASON = drops.read_reason("ev.reason"),
+    STACK_MAP = template.code(opts.stack and string.format("BPF_STACK_TRACE(stacks, %d);", STACKS)
+                              or "/* no --stack */"),
+    READ_STACK = template.code(opts.stack and "  ev.stack_id = stacks.get_stackid(args, 0);"
+                               or "  ev.stack_id = -1;"),
+  })
+end
+
+local function prepare(run)
+  filter.fill(run.program, run.opts.compiled_filter)
+  run.reason_names = drops.reason_names()
+  -- bpf_ktime_get_ns is CLOCK_MONOTONIC: one offset turns it into wall time.
+  run.wall_offset = core.walltime() - core.monotime() / 1e9
+  if run.opts.stack then run.stacks = run.program:table("stacks") end
+end
+
+local function stack_of(run, id)
+  if not run.stacks or id < 0 then return nil end
+  local frames = {}
+  for i, fr in ipairs(run.stacks:stack(id) or {}) do
+    frames[i] = fr.sym and string.format("%s+0x%x", fr.sym, fr.offset) or string.format("0x%x", fr.addr)
+  end
+  return frames
+end
+
+local function decode(run, ev)
+  local reason = drops.reason_name(run.reason_names, ev.reason)
+  local ip = ev.family == 4 or ev.family == 6
+  return {
+    ts = run.wall_offset + ev.ts_ns / 1e9,
+    cpu = ev.cpu, pid = ev.pid, comm = ev.comm, dev = ev.dev ~= "" and ev.dev or nil, len = ev.len,
+    reason = reason, reason_code = reason and ev.reason or nil,
+    location = drops.location(ev.location),
+    flow = net.flow_text(ev),
+    family = ip and ev.family or nil,
+    proto = ip and net.proto_name(ev.proto) or nil,
+    src = ip and net.wire_addr(ev.family, ev.saddr) or nil,
+    dst = ip and net.wire_addr(ev.family, ev.daddr) or nil,
+    sport = ev.has_ports ~= 0 and net.wire_port(ev.sport) or nil,
+    dport = ev.has_ports ~= 0 and net.wire_port(ev.dport) or nil,
+    vlan = ev.nvlan > 0 and ev.vlan or nil,
+    ethertype = not ip and net.wire_port(ev.ethertype) or nil,
+    stack = stack_of(run, ev.stack_id),
+  }
+end
+
+local LINE = "%-15s %4s  %-6s %-13s %-12s %-15s %-24s %5s  %s\n"
+
+local function header(_, out)
+  out:write(string.format(LINE, "TIME", "CPU", "PID", "COMM", "DEV", "REASON", "LOCATION", "LEN", "FLOW"))
+end
+
+local function print_row(_, r, out)
+  local sec = math.floor(r.ts)
+  local time = os.date("%H:%M:%S", sec) .. string.format(".%06d", math.floor((r.ts - sec) * 1e6))
+  out:write(string.format(LINE, time, r.cpu, r.pid, r.comm, r.dev or "-", r.reason or "-", r.location, r.len, r.flow))
+  for _, frame in ipairs(r.stack or {}) do out:write("    ", frame, "\n") end
+end
+
+return tool.details {
+  name = "drop-details",
+  aliases = { "eth_drop" },
+  about = "Packet drops (skb:kfree_skb), one line each",
+  examples = {
+    "vnetscope drop-details --dst-ip 10.0.0.2 --proto udp --stack",
+    "vnetscope drop-details --dev eth0 --format json",
+    "vnetscope drop-details --filter 'tcp and not port 22' --max-events-per-sec 100",
+  },
+  requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
+  probes = { "tracepoint:skb:kfree_skb" },
+  options = {
+    net.options({ "dev" }),
+    filter.options(),
+    { name = "stack", type = "flag", help = "kernel stack of each drop (costs a stack walk per event)" },
+  },
+  program = program,
+  prepare = prepare,
+  events = "events",
+  decode = decode,
+  header = header,
+  print = print_row,
+}
