@@ -139,19 +139,23 @@ function M.help(tool, specs)
   return table.concat(out, "\n") .. "\n"
 end
 
--- The options every summary tool shares.
-function M.common(defaults)
+-- The options every tool shares. -t/--top is for tools that print rows
+-- of a table: not for details tools, nor where defaults.top is false.
+function M.common(defaults, kind)
   defaults = defaults or {}
-  return {
+  local list = {
     { name = "interval", short = "i", type = "seconds", default = defaults.interval or 1,
       help = "seconds between reports" },
     { name = "duration", short = "d", type = "seconds", help = "stop after this long" },
-    { name = "top", short = "t", type = "integer", min = 1, max = 100000, default = defaults.top or 20,
-      help = "rows per report" },
-    { name = "format", type = "choice", values = { "text", "json" }, default = "text",
-      help = "text, or one JSON object per line" },
-    { name = "emit-c", type = "flag", help = "print the generated BPF C and exit" },
   }
+  if kind ~= "details" and defaults.top ~= false then
+    list[#list + 1] = { name = "top", short = "t", type = "integer", min = 1, max = 100000,
+                        default = defaults.top or 20, help = "rows per report" }
+  end
+  list[#list + 1] = { name = "format", type = "choice", values = { "text", "json" }, default = "text",
+                      help = "text, or one JSON object per line" }
+  list[#list + 1] = { name = "emit-c", type = "flag", help = "print the generated BPF C and exit" }
+  return list
 end
 
 return M

@@ -51,7 +51,7 @@ function M.special(def) return new("special", def) end
 function Tool:specs()
   local defaults = self.defaults or {}
   local budget_option = self.kind == "details" and budget.option(defaults.max_events_per_sec) or {}
-  return options.flatten({ self.options or {}, options.common(defaults), budget_option })
+  return options.flatten({ self.options or {}, options.common(defaults, self.kind), budget_option })
 end
 
 function Tool:generate(opts)

@@ -44,6 +44,18 @@ function T.specs_own_then_common()
   eq({ v.interval, v.top }, { 5, 3 })
 end
 
+-- Details tools have the budget and no --top; a summary tool may drop --top.
+function T.specs_of_details_tools_and_top_opt_out()
+  local function names(t)
+    local out = {}
+    for _, s in ipairs(t:specs()) do out[#out + 1] = s.name end
+    return out
+  end
+  local d = tool.details({ name = "a", about = "b", program = print, events = "e", decode = print, print = print })
+  eq(names(d), { "interval", "duration", "format", "emit-c", "max-events-per-sec" })
+  eq(names(demo({ defaults = { top = false } })), { "dev", "interval", "duration", "format", "emit-c" })
+end
+
 function T.run_help()
   local t = demo()
   local text, status = h.capture(t.run, t, { "--help" })
