@@ -21,6 +21,7 @@
 -- Requires: the skb:kfree_skb tracepoint (any kernel since 4.x); the
 -- reason column needs 5.17+, older kernels show "-".
 local drops = require "vns.drops"
+local errors = require "vns.errors"
 local output = require "vns.output"
 local template = require "vns.template"
 local filter = require "vns.filter"
@@ -28,14 +29,81 @@ local tool = require "vns.tool"
 local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
 
+local STACKS, SAMPLES = 4096, 4096
+
+local FLOW_FIELDS = [[
+  u32 saddr[4];
+  u32 daddr[4];
+  u16 sport;
+  u16 dport;
+  u8 family;
+  u8 proto;
+  u8 pad[2];]]
+
+local FLOW_KEY = [[
+  vns_flow_l4(&f);
+  __builtin_memcpy(key.saddr, f.saddr, sizeof(key.saddr));
+  __builtin_memcpy(key.daddr, f.daddr, sizeof(key.daddr));
+  key.sport = f.sport;
+  key.dport = f.dport;
+  key.family = f.family;
+  key.proto = f.proto;]]
+
+-- The stack part: in the key (--group-by stack|all), one sample per new
+-- location and reason (--stack-sample), or none.
+local function stack_code(opts)
+  local maps = string.format("BPF_STACK_TRACE(stacks, %d);", STACKS)
+  if opts.group_by == "stack" or opts.group_by == "all" then
+    return maps, "  key.stack_id = stacks.get_stackid(args, 0);"
+  end
+  if opts.stack_sample then
+    return maps .. "\nstruct sample_key { u64 location; u32 reason; u32 pad; };\n"
+      .. string.format("BPF_HASH(samples, struct sample_key, s32, %d);", SAMPLES), [[
+  struct sample_key sk = { .location = key.location, .reason = key.reason };
+  if (!samples.lookup(&sk)) {
+    s32 id = stacks.get_stackid(args, 0);
+    samples.update(&sk, &id);
+  }
+  key.stack_id = -1;]]
+  end
+  return "/* no stacks */", "  key.stack_id = -1;"
+end
+
+-- --exclude-unspecified: the code of NOT_SPECIFIED on this kernel.
+local function reason_filter(opts)
+  if not opts.exclude_unspecified then return "  /* every reason */" end
+  if not drops.has_reason() then
+    errors.usage("option --exclude-unspecified needs drop reasons (Linux 5.17+); this kernel reports none")
+  end
+  for code, name in pairs(drops.reason_names()) do
+    if name == "NOT_SPECIFIED" then
+      return template.render("  if (key.reason == {{ CODE }})\n    return 0;", { CODE = template.int(code) })
+    end
+  end
+  errors.fail("this kernel's skb:kfree_skb names no NOT_SPECIFIED reason")
+end
+
+local function by_flow(opts) return opts.group_by == "flow" or opts.group_by == "all" end
+
 local function program(opts)
-  opts.compiled_filter = filter.compile(opts)
+  local f = filter.compile(opts)
+  opts.compiled_filter = f
+  local flow_filter = f.guard.text
+  if by_flow(opts) and not f.needs_l3 then
+    flow_filter = "  struct vns_flow f = {};\n  vns_flow_l3(skb, &f);"
+  end
+  local stack_maps, stack = stack_code(opts)
   return template.render(template.read("drop-summary.c"), {
     MAX_KEYS = template.int(10240),
     DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).expr,
-    FLOW_FILTER = opts.compiled_filter.guard,
-    FILTER_MAPS = opts.compiled_filter.decls,
+    FLOW_FILTER = template.code(flow_filter),
+    FILTER_MAPS = f.decls,
     READ_REASON = drops.read_reason("key.reason"),
+    REASON_FILTER = template.code(reason_filter(opts)),
+    FLOW_FIELDS = template.code(by_flow(opts) and FLOW_FIELDS or "  /* not grouped by flow */"),
+    FLOW_KEY = template.code(by_flow(opts) and FLOW_KEY or "  /* not grouped by flow */"),
+    STACK_MAPS = template.code(stack_maps),
+    STACK = template.code(stack),
   })
 end
 
@@ -48,38 +116,85 @@ end
 local function setup(run)
   run.reason_names = drops.reason_names()
   run.totals = {}
+  run.frames = {}
+end
+
+-- A stack id's frames, symbolized once.
+local function frames_of(run, id)
+  if id == nil or id < 0 then return nil end
+  if not run.frames[id] then
+    local frames = output.array()
+    for i, fr in ipairs(run.program:table("stacks"):stack(id) or {}) do
+      frames[i] = fr.sym and string.format("%s+0x%x", fr.sym, fr.offset) or string.format("0x%x", fr.addr)
+    end
+    run.frames[id] = frames
+  end
+  return run.frames[id]
+end
+
+-- The flow part of a key grouped by flow (IP only; "-" otherwise).
+local function add_flow(row, key)
+  if key.family ~= 4 and key.family ~= 6 then
+    row.flow = "-"
+    return
+  end
+  local ports = key.sport ~= 0 or key.dport ~= 0
+  row.flow = net.flow_text({ family = key.family, proto = key.proto, saddr = key.saddr, daddr = key.daddr,
+                             sport = key.sport, dport = key.dport, has_ports = ports and 1 or 0 })
+  row.family, row.proto = key.family, net.proto_name(key.proto)
+  row.src, row.dst = net.wire_addr(key.family, key.saddr), net.wire_addr(key.family, key.daddr)
+  row.sport = ports and net.wire_port(key.sport) or nil
+  row.dport = ports and net.wire_port(key.dport) or nil
 end
 
 local function row_of(run, key, count)
   local reason = drops.reason_name(run.reason_names, key.reason)
-  return {
+  local row = {
     count = count,
     reason = reason,
     reason_code = reason and key.reason or nil,
     location = drops.location(key.location),
     dev = key.dev ~= "" and key.dev or nil,
   }
+  if key.family ~= nil then add_flow(row, key) end
+  if key.stack_id >= 0 then
+    row.stack_id = key.stack_id
+    row.stack = frames_of(run, key.stack_id)
+  end
+  return row
+end
+
+-- --stack-sample: the stack first seen for the row's location and reason.
+local function add_samples(run, rows)
+  local samples = run.program:table("samples")
+  for _, r in ipairs(rows) do
+    local id = samples:lookup({ location = r.location_addr, reason = r.reason_code or 0, pad = 0 })
+    r.sample_stack = frames_of(run, id)
+  end
 end
 
 local function sorted_top(rows, top)
   table.sort(rows, function(a, b)
     if a.count ~= b.count then return a.count > b.count end
-    return a.location < b.location
+    if a.location ~= b.location then return a.location < b.location end
+    return (a.flow or "") < (b.flow or "")
   end)
-  local total, shown = 0, output.array()
+  local total, unspecified, shown = 0, 0, output.array()
   for i, r in ipairs(rows) do
     total = total + r.count
+    if r.reason == "NOT_SPECIFIED" then unspecified = unspecified + r.count end
     if i <= top then shown[#shown + 1] = r end
   end
-  return total, shown
+  return total, unspecified, shown
 end
 
 local function add_total(run, row)
-  local id = table.concat({ row.location, row.reason or "", row.dev or "" }, "|")
+  local id = table.concat({ row.location, row.reason or "", row.dev or "", row.flow or "", row.stack_id or "" }, "|")
   local t = run.totals[id]
   if t then t.count = t.count + row.count else
-    run.totals[id] = { count = row.count, reason = row.reason, reason_code = row.reason_code,
-                       location = row.location, dev = row.dev }
+    local copy = {}
+    for k, v in pairs(row) do copy[k] = v end
+    run.totals[id] = copy
   end
 end
 
@@ -87,6 +202,7 @@ local function collect(run, final)
   local rows = {}
   for _, entry in ipairs(run.program:table("drops"):drain()) do
     local row = row_of(run, entry[1], entry[2])
+    row.location_addr = entry[1].location
     rows[#rows + 1] = row
     add_total(run, row)
   end
@@ -94,25 +210,42 @@ local function collect(run, final)
     rows = {}
     for _, t in pairs(run.totals) do rows[#rows + 1] = t end
   end
-  local total, shown = sorted_top(rows, run.opts.top)
-  return { type = final and "total" or "interval", total = total, drops = shown }
+  local total, unspecified, shown = sorted_top(rows, run.opts.top)
+  if final and run.opts.stack_sample then add_samples(run, shown) end
+  for _, r in ipairs(shown) do r.location_addr = nil end
+  return { type = final and "total" or "interval", total = total, unspecified = unspecified, drops = shown }
 end
 
 local function render(run, data, out, final)
   local title = final and "Total since start" or output.timestamp()
-  out:write(string.format("\n%s  drops: %d\n", title, data.total))
+  local note = data.unspecified > 0
+    and string.format("  (%d NOT_SPECIFIED: no reason given; may be normal frees, see LOCATION)", data.unspecified) or ""
+  out:write(string.format("\n%s  drops: %d%s\n", title, data.total, note))
   if data.total == 0 then return end
-  local rows = {}
-  for _, r in ipairs(data.drops) do
-    rows[#rows + 1] = { r.count, r.reason or "-", r.location, r.dev or "-" }
+  local headers, rows = { "COUNT", "REASON", "LOCATION", "DEVICE" }, {}
+  local flows = by_flow(run.opts)
+  if flows then headers[5] = "FLOW" end
+  for i, r in ipairs(data.drops) do
+    rows[i] = { r.count, r.reason or "-", r.location, r.dev or "-", flows and r.flow or nil }
   end
-  output.table(out, { "COUNT", "REASON", "LOCATION", "DEVICE" }, rows, "  ")
+  -- Stacks go under their rows: lay the table out, then interleave.
+  local lines = {}
+  output.table({ write = function(_, ...) lines[#lines + 1] = table.concat({ ... }) end }, headers, rows, "  ")
+  out:write(lines[1])
+  for i, r in ipairs(data.drops) do
+    out:write(lines[i + 1])
+    local stack = r.stack or r.sample_stack
+    if stack then
+      if r.sample_stack then out:write("      first stack seen:\n") end
+      for _, frame in ipairs(stack) do out:write("      ", frame, "\n") end
+    end
+  end
 end
 
 return tool.summary {
   name = "drop-summary",
   aliases = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
-  about = "Packet drops (skb:kfree_skb) by reason, location and device",
+  about = "Packet drops (skb:kfree_skb) by reason, location, device and flow",
   tracing = "Tracing packet drops (skb:kfree_skb)... Hit Ctrl-C to end.",
   examples = {
     "vnetscope drop-summary -i 5 -d 60",
@@ -120,12 +253,25 @@ return tool.summary {
     "vnetscope drop-summary --dst-ip 10.0.0.2 --proto udp --dst-port 53",
     "vnetscope drop-summary --filter ip6 --host fd00::/8",
     "vnetscope drop-summary --filter 'tcp and not port 22'",
+    "vnetscope drop-summary --group-by location --stack-sample -d 30",
+    "vnetscope drop-summary --group-by stack --exclude-unspecified",
   },
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
   probes = { "tracepoint:skb:kfree_skb" },
   options = {
     net.options({ "dev" }),
     filter.options(),
+    { name = "group-by", type = "choice", values = { "location", "flow", "stack", "all" }, default = "flow",
+      help = "count per reason, location and device, plus: flow (5-tuple), stack, or all" },
+    { name = "stack-sample", type = "flag",
+      help = "keep the first kernel stack of each location and reason (cheap; shown at exit)" },
+    { name = "exclude-unspecified", type = "flag",
+      help = "leave out drops whose reason is NOT_SPECIFIED (often normal frees)" },
+  },
+  check_variants = {
+    { "--group-by", "location" },
+    { "--group-by", "all", "--exclude-unspecified" },
+    { "--group-by", "flow", "--stack-sample", "--proto", "udp", "--dst-port", "53" },
   },
   program = program,
   prepare = prepare,

@@ -337,7 +337,7 @@ function M.flow_text(f)
     src, dst = hp(src, f.sport), hp(dst, f.dport)
   end
   parts[#parts + 1] = string.format("%s %s > %s", M.proto_name(f.proto), src, dst)
-  if f.proto == 1 or f.proto == 58 then parts[#parts + 1] = string.format("type %d/%d", f.icmp_type, f.icmp_code) end
+  if (f.proto == 1 or f.proto == 58) and f.icmp_type then parts[#parts + 1] = string.format("type %d/%d", f.icmp_type, f.icmp_code) end
   return table.concat(parts, " ")
 end
 

@@ -10,7 +10,7 @@ case_text() {
   need_root
   need_drop_reasons
   topo_pair
-  tool_start ds drop-summary --dev "$DEV_B" -i 1 -d 60
+  tool_start ds drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60
   wait_ready ds
   send_udp "$NS_A" "$IP_B" 9999 37
   settle
@@ -24,7 +24,7 @@ case_json() {
   need_drop_reasons
   need_cmd lua5.4
   topo_pair
-  tool_start ds drop-summary --dev "$DEV_B" -i 0.2 -d 60 --format json
+  tool_start ds drop-summary --group-by location --dev "$DEV_B" -i 0.2 -d 60 --format json
   # JSON output has no banner: the first interval line means attached.
   wait_line ds '"type":"interval"'
   send_udp "$NS_A" "$IP_B" 9999 29
@@ -55,7 +55,7 @@ table inet vnst {
   }
 }
 EOF
-  tool_start ds drop-summary --dev "$DEV_B" -i 1 -d 60
+  tool_start ds drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60
   wait_ready ds
   send_udp "$NS_A" "$IP_B" 7777 19
   send_udp "$NS_A" "$IP_B" 9999 5
@@ -72,8 +72,8 @@ case_dev_filter() {
   need_drop_reasons
   topo_pair
   topo_third
-  tool_start b drop-summary --dev "$DEV_B" -i 1 -d 60
-  tool_start c drop-summary --dev "$DEV_C" -i 1 -d 60
+  tool_start b drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60
+  tool_start c drop-summary --group-by location --dev "$DEV_C" -i 1 -d 60
   wait_ready b
   wait_ready c
   send_udp "$NS_A" "$IP_B" 9999 13
@@ -92,7 +92,7 @@ case_alias() {
   need_root
   need_drop_reasons
   topo_pair
-  tool_start ds kernel_drop_stack_stats_summary_all --dev "$DEV_B" -i 1 -d 60
+  tool_start ds kernel_drop_stack_stats_summary_all --group-by location --dev "$DEV_B" -i 1 -d 60
   wait_ready ds
   send_udp "$NS_A" "$IP_B" 9999 7
   settle
@@ -122,11 +122,92 @@ case_bad_dev_loads_nothing() {
   expect_no_match "BPF or perf syscalls" 'BPF_PROG_LOAD|perf_event_open' "$(cat "$CASE_DIR/strace.log")"
 }
 
+# The default groups by flow too: two flows, each counted on its own row.
+case_group_by_flow() {
+  need_root
+  need_drop_reasons
+  need_cmd perl
+  topo_pair
+  tool_start ds drop-summary --dev "$DEV_B" -i 1 -d 60
+  tool_start js drop-summary --dev "$DEV_B" --format json -i 1 -d 60
+  wait_ready ds
+  wait_line js '"type":"interval"'
+  send_udp_from "$NS_A" "$IP_B" 9999 40001 6
+  send_udp_from "$NS_A" "$IP_B" 9999 40002 4
+  settle
+  tool_stop ds INT
+  tool_stop js INT
+  local rows
+  rows=$(sed -n '/^Total since start/,$p' "$CASE_DIR/ds.out")
+  expect_match "the header" '^  COUNT  REASON +LOCATION +DEVICE +FLOW$' "$rows"
+  expect_match "flow 40001" "^      6  NO_SOCKET  __udp4_lib_rcv\+0x[0-9a-f]+ +$DEV_B  udp $IP_A:40001 > $IP_B:9999\$" "$rows"
+  expect_match "flow 40002" "^      4  NO_SOCKET  __udp4_lib_rcv\+0x[0-9a-f]+ +$DEV_B  udp $IP_A:40002 > $IP_B:9999\$" "$rows"
+  expect_eq "JSON rows of flow 40001 and 40002" "6 4" "$(jsonq js "(function()
+    local by = {} for _, r in ipairs(d.drops) do if r.src == '$IP_A' and r.dst == '$IP_B' and r.proto == 'udp'
+    and r.dport == 9999 and r.family == 4 then by[r.sport] = r.count end end
+    return by[40001], by[40002] end)()")"
+}
+
+# --group-by stack: a row per kernel stack, each with its frames.
+case_group_by_stack() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  tool_start ds drop-summary --dev "$DEV_B" --group-by stack --format json -i 1 -d 60
+  wait_line ds '"type":"interval"'
+  send_udp "$NS_A" "$IP_B" 9999 11
+  settle
+  tool_stop ds INT
+  expect_eq "drops counted over stack rows, each stack through __udp4_lib_rcv" "11 11" "$(jsonq ds "(function()
+    local n, m = 0, 0
+    for _, r in ipairs(d.drops) do
+      n = n + r.count
+      for _, fr in ipairs(r.stack or {}) do if fr:match('^__udp4_lib_rcv%+') then m = m + r.count break end end
+    end return n, m end)()")"
+}
+
+# --stack-sample: counts stay per location; one stack is kept for each.
+case_stack_sample() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  tool_start ds drop-summary --dev "$DEV_B" --group-by location --stack-sample -i 1 -d 60
+  tool_start js drop-summary --dev "$DEV_B" --group-by location --stack-sample --format json -i 1 -d 60
+  wait_ready ds
+  wait_line js '"type":"interval"'
+  send_udp "$NS_A" "$IP_B" 9999 8
+  settle
+  tool_stop ds INT
+  tool_stop js INT
+  expect_eq "NO_SOCKET drops" 8 "$(sum_rows ds NO_SOCKET "$UDP_LOC" "$DEV_B")"
+  expect_match "the sample under the row" '^      first stack seen:$' "$(sed -n '/^Total since start/,$p' "$CASE_DIR/ds.out")"
+  expect_match "a frame of the sample" '^      __udp4_lib_rcv\+0x[0-9a-f]+$' "$(sed -n '/^Total since start/,$p' "$CASE_DIR/ds.out")"
+  expect_eq "JSON: count and a sample stack" "8 true" "$(jsonq js "d.drops[1].count,
+    d.drops[1].sample_stack[2]:match('^__udp4_lib_rcv%+') ~= nil")"
+}
+
+# --exclude-unspecified leaves reasoned drops alone.
+case_exclude_unspecified() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  tool_start ds drop-summary --dev "$DEV_B" --group-by location --exclude-unspecified -i 1 -d 60
+  wait_ready ds
+  send_udp "$NS_A" "$IP_B" 9999 5
+  settle
+  tool_stop ds INT
+  expect_eq "final total line" "Total since start  drops: 5" "$(total_line ds)"
+}
+
 run_case "drop-summary: exact NO_SOCKET count at __udp4_lib_rcv (text)" case_text
 run_case "drop-summary: exact NO_SOCKET count, every line JSON (--format json)" case_json
 run_case "drop-summary: nftables drops counted as NETFILTER_DROP" case_netfilter
 run_case "drop-summary: --dev excludes another device's drops" case_dev_filter
 run_case "drop-summary: alias kernel_drop_stack_stats_summary_all" case_alias
+run_case "drop-summary: default groups by flow: one row per flow (text, JSON)" case_group_by_flow
+run_case "drop-summary: --group-by stack: rows per kernel stack with frames" case_group_by_stack
+run_case "drop-summary: --stack-sample keeps one stack per location" case_stack_sample
+run_case "drop-summary: --exclude-unspecified keeps drops with a reason" case_exclude_unspecified
 run_case "drop-summary: bad --dev values exit 2 with one line" case_bad_dev
 run_case "drop-summary: bad --dev loads nothing (strace)" case_bad_dev_loads_nothing
 finish

@@ -116,6 +116,22 @@ function T.drop_summary_dev_filter()
   has(text, "== 7523094288207667809 && *(u64 *)&key.dev[8] == 31365138664352361)")
 end
 
+-- --group-by picks the key; --stack-sample and --exclude-unspecified add code.
+function T.drop_summary_group_by_and_stacks()
+  local text = generate("drop-summary", { "--group-by", "location" })
+  has(text, "/* not grouped by flow */")
+  hasnt(text, "get_stackid")
+  text = generate("drop-summary")
+  has(text, "  u32 saddr[4];")
+  has(text, "  vns_flow_l3(skb, &f);")
+  has(text, "  vns_flow_l4(&f);")
+  has(generate("drop-summary", { "--group-by", "stack" }), "key.stack_id = stacks.get_stackid(args, 0);")
+  has(generate("drop-summary", { "--group-by", "location", "--stack-sample" }), "if (!samples.lookup(&sk)) {")
+  local code
+  for c, name in pairs(require("vns.drops").reason_names()) do if name == "NOT_SPECIFIED" then code = c end end
+  has(generate("drop-summary", { "--exclude-unspecified" }), string.format("if (key.reason == %d)\n    return 0;", code))
+end
+
 -- A device name with C metacharacters reaches the C only as integers.
 function T.drop_summary_dev_is_never_pasted()
   for _, dev in ipairs({ 'a"b', "a\\b", "x'y", "%s%n", "{{ X }}" }) do
