@@ -19,10 +19,16 @@ local template = require "vns.template"
 local M = {}
 
 -- cfg names are written by tool code, never by users; still, only plain
--- C names (x, x.y, x->y) are taken.
+-- C member paths (x, x.y, x->y.z) are taken.
 local function c_name(v, what)
-  local ok = type(v) == "string" and #v <= 64 and (v:match("^[%a_][%w_]*$")
-    or v:match("^[%a_][%w_]*%.[%a_][%w_]*$") or v:match("^[%a_][%w_]*%->[%a_][%w_]*$"))
+  local ok = type(v) == "string" and #v <= 64 and v:match("^[%a_][%w_]*")
+  if ok then
+    local rest = v:sub(#ok + 1)
+    while ok and rest ~= "" do
+      local step = rest:match("^%.[%a_][%w_]*") or rest:match("^%->[%a_][%w_]*")
+      if step then rest = rest:sub(#step + 1) else ok = nil end
+    end
+  end
   assert(ok, "ctxfilter: cfg." .. what .. " must be a C name (x, x.y or x->y)")
   return v
 end

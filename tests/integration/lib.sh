@@ -168,16 +168,17 @@ send_udp() {
     fail "sending $4 datagrams to $2:$3 from $1 failed"
 }
 
-# send_udp_from NS IP PORT SPORT COUNT: COUNT datagrams from one socket
-# bound to SPORT: one flow (perl; bash picks a new port per datagram).
+# send_udp_from NS IP PORT SPORT COUNT [BYTES]: COUNT datagrams of BYTES
+# (default 1) from one socket bound to SPORT: one flow (perl; bash picks
+# a new port per datagram).
 send_udp_from() {
   # Unconnected, so ICMP errors from the peer do not fail later sends.
   timeout 30 ip netns exec "$1" perl -MIO::Socket::INET -MSocket -e '
-    my ($ip, $port, $sport, $n) = @ARGV;
+    my ($ip, $port, $sport, $n, $bytes) = @ARGV;
     my $s = IO::Socket::INET->new(LocalPort => $sport, Proto => "udp") or die "socket: $!\n";
     my $to = sockaddr_in($port, inet_aton($ip));
-    for (1 .. $n) { defined send($s, "x", 0, $to) or die "send: $!\n"; }
-  ' "$2" "$3" "$4" "$5" || fail "sending $5 datagrams $4 -> $2:$3 from $1 failed"
+    for (1 .. $n) { defined send($s, "x" x $bytes, 0, $to) or die "send: $!\n"; }
+  ' "$2" "$3" "$4" "$5" "${6:-1}" || fail "sending $5 datagrams $4 -> $2:$3 from $1 failed"
 }
 
 # Datagrams are dropped in softirq right after the send; give it a moment.

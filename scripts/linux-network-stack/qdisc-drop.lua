@@ -1,0 +1,206 @@
+-- qdisc-drop: which qdiscs drop packets, and whose packets they drop.
+--
+-- Counts drops by the traffic-control layer per device, root qdisc and
+-- reason, with the flows affected.
+--
+-- Usage:
+--   vnetscope qdisc-drop                      # every device
+--   vnetscope qdisc-drop --dev eth0 -i 5
+--   vnetscope qdisc-drop --proto udp --format json
+--
+-- Variants: "tracepoint" counts skb:kfree_skb with a qdisc drop reason
+-- (QDISC_*, CAKE_*, FQ_*: 6.x kernels); "kprobe" counts __dev_queue_xmit
+-- returning NET_XMIT_DROP (kernels without those reasons, 4.19). --variant
+-- auto picks the first this kernel supports.
+local drops = require "vns.drops"
+local errors = require "vns.errors"
+local ctxfilter = require "vns.ctxfilter"
+local filter = require "vns.filter"
+local net = require "vns.net"
+local output = require "vns.output"
+local template = require "vns.template"
+local tool = require "vns.tool"
+
+local MAX_FLOWS = 10240
+
+-- Reason codes of this kernel that mean "a qdisc dropped it".
+local function qdisc_reasons()
+  local codes = {}
+  for code, name in pairs(drops.reason_names()) do
+    if name:match("^QDISC_") or name:match("^CAKE_") or name:match("^FQ_") then codes[#codes + 1] = code end
+  end
+  table.sort(codes)
+  return codes
+end
+
+local function variant_of(opts)
+  if opts.variant ~= "auto" then return opts.variant end
+  return #qdisc_reasons() > 0 and "tracepoint" or "kprobe"
+end
+
+local TRACEPOINT = [[
+TRACEPOINT_PROBE(skb, kfree_skb)
+{
+  u32 reason = args->reason;
+  if (!({{ REASONS }}))
+    return 0;
+  struct pending p = { .key = { .reason = reason } };
+  if (drop_of((struct sk_buff *)args->skbaddr, &p))
+    count(&p);
+  return 0;
+}]]
+
+-- The skb is freed before __dev_queue_xmit returns: what a drop would
+-- count under is taken on entry, per thread, and counted on NET_XMIT_DROP.
+local KPROBE = [[
+BPF_HASH(xmit_pending, u64, struct pending, 10240);
+
+int kprobe____dev_queue_xmit(struct pt_regs *ctx, struct sk_buff *skb)
+{
+  struct pending p = {};
+  if (!drop_of(skb, &p))
+    return 0;
+  u64 id = bpf_get_current_pid_tgid();
+  xmit_pending.update(&id, &p);
+  return 0;
+}
+
+int kretprobe____dev_queue_xmit(struct pt_regs *ctx)
+{
+  u64 id = bpf_get_current_pid_tgid();
+  struct pending *p = xmit_pending.lookup(&id);
+  if (!p)
+    return 0;
+  if (PT_REGS_RC(ctx) == 1 /* NET_XMIT_DROP */)
+    count(p);
+  xmit_pending.delete(&id);
+  return 0;
+}]]
+
+local function program(opts)
+  local f = filter.compile(opts)
+  opts.compiled_filter = f
+  local variant = variant_of(opts)
+  local probes
+  if variant == "tracepoint" then
+    local codes = qdisc_reasons()
+    if #codes == 0 then
+      errors.usage("option --variant tracepoint needs qdisc drop reasons in skb:kfree_skb (Linux 6.x); use --variant kprobe")
+    end
+    local tests = {}
+    for i, c in ipairs(codes) do tests[i] = "reason == " .. template.int(c).text end
+    probes = template.render(TRACEPOINT, { REASONS = template.code(table.concat(tests, " || ")) })
+  else
+    probes = KPROBE
+  end
+  return template.render(template.read("qdisc-drop.c"), {
+    MAX_FLOWS = template.int(MAX_FLOWS),
+    FILTER_MAPS = f.decls,
+    FLOW_FILTER = f.guard,
+    DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "p->key.dev" }).expr,
+    DROP_PROBES = template.code(probes),
+  })
+end
+
+local function prepare(run)
+  filter.fill(run.program, run.opts.compiled_filter)
+  run.reason_names = drops.reason_names()
+  run.variant = variant_of(run.opts)
+  run.totals = { drops = {}, flows = {} }
+end
+
+local function add(t, id, row)
+  if t[id] then t[id].count = t[id].count + row.count else t[id] = row end
+end
+
+local function sorted(t, top)
+  local rows = {}
+  for _, r in pairs(t) do rows[#rows + 1] = r end
+  table.sort(rows, function(a, b)
+    if a.count ~= b.count then return a.count > b.count end
+    return (a.dev or "") .. (a.flow or a.reason or "") < (b.dev or "") .. (b.flow or b.reason or "")
+  end)
+  local out, total = output.array(), 0
+  for i, r in ipairs(rows) do
+    total = total + r.count
+    if not top or i <= top then out[#out + 1] = r end
+  end
+  return out, total
+end
+
+-- Drop and flow counts of the interval (drained) and since start.
+local function collect_drops(run, final)
+  local dropped, flows = {}, {}
+  for _, e in ipairs(run.program:table("drops"):drain()) do
+    local k = e[1]
+    local reason = run.variant == "tracepoint" and (run.reason_names[k.reason] or tostring(k.reason)) or "NET_XMIT_DROP"
+    local row = { count = e[2], dev = k.dev, qdisc = k.kind ~= "" and k.kind or nil,
+                  handle = string.format("%x:", k.handle >> 16), reason = reason }
+    local id = table.concat({ row.dev, row.qdisc or "", row.handle, reason }, "|")
+    add(dropped, id, row)
+    local copy = {}
+    for key, v in pairs(row) do copy[key] = v end
+    add(run.totals.drops, id, copy)
+  end
+  for _, e in ipairs(run.program:table("flows"):drain()) do
+    local k = e[1]
+    local ports = k.sport ~= 0 or k.dport ~= 0
+    local row = { count = e[2], dev = k.dev,
+                  flow = net.flow_text({ family = k.family, proto = k.proto, saddr = k.saddr, daddr = k.daddr,
+                                         sport = k.sport, dport = k.dport, has_ports = ports and 1 or 0 }) }
+    local id = row.dev .. "|" .. row.flow
+    add(flows, id, row)
+    add(run.totals.flows, id, { count = row.count, dev = row.dev, flow = row.flow })
+  end
+  if final then dropped, flows = run.totals.drops, run.totals.flows end
+  return dropped, flows
+end
+
+local function collect(run, final)
+  local dropped, flows = collect_drops(run, final)
+  local drop_rows, total = sorted(dropped)
+  local flow_rows = sorted(flows, run.opts.top)
+  return { type = final and "total" or "interval", variant = run.variant, total = total,
+           drops = drop_rows, flows = flow_rows }
+end
+
+local function render(run, data, out, final)
+  local title = final and "Total since start" or output.timestamp()
+  out:write(string.format("\n%s  qdisc drops: %d\n", title, data.total))
+  if #data.drops > 0 then
+    local rows = {}
+    for i, r in ipairs(data.drops) do rows[i] = { r.count, r.dev, r.qdisc or "-", r.handle, r.reason } end
+    output.table(out, { "COUNT", "DEVICE", "QDISC", "HANDLE", "REASON" }, rows, "  ")
+  end
+  if #data.flows > 0 then
+    out:write("  flows dropped:\n")
+    local rows = {}
+    for i, r in ipairs(data.flows) do rows[i] = { r.count, r.dev, r.flow } end
+    output.table(out, { "COUNT", "DEVICE", "FLOW" }, rows, "  ")
+  end
+end
+
+return tool.summary {
+  name = "qdisc-drop",
+  aliases = { "qdisc_drop_trace" },
+  about = "Qdisc drops per device, root qdisc and reason, with the flows dropped",
+  tracing = "Tracing qdisc drops... Hit Ctrl-C to end.",
+  examples = {
+    "vnetscope qdisc-drop --dev eth0 -i 5",
+    "vnetscope qdisc-drop --proto udp --format json",
+    "vnetscope qdisc-drop --variant kprobe",
+  },
+  requires = "skb:kfree_skb with qdisc drop reasons (6.x), or kprobes (--variant kprobe)",
+  probes = { "tracepoint:skb:kfree_skb", "kprobe:__dev_queue_xmit" },
+  options = {
+    net.options({ "dev" }),
+    filter.options(),
+    { name = "variant", type = "choice", values = { "auto", "tracepoint", "kprobe" }, default = "auto",
+      help = "tracepoint: kfree_skb qdisc reasons (6.x); kprobe: __dev_queue_xmit drops (older)" },
+  },
+  check_variants = { { "--variant", "kprobe" }, { "--dev", "eth0", "--proto", "udp" } },
+  program = program,
+  prepare = prepare,
+  collect = collect,
+  render = render,
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# qdisc-drop: a tiny pfifo under a slow htb class overflows; the tool's
+# drop count must equal the kernel's own counter (tc -s) and name the
+# qdisc and the flow. The kprobe variant compiles
+# and verifier-loads; attaching it fails clearly on a kernel without kprobes.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# htb root 1: with one 8 kbit class, and a pfifo of 2 packets under it.
+slow_qdisc() {
+  ip netns exec "$1" tc qdisc add dev "$2" root handle 1: htb default 1 &&
+    ip netns exec "$1" tc class add dev "$2" parent 1: classid 1:1 htb rate 8kbit burst 1600 quantum 1514 &&
+    ip netns exec "$1" tc qdisc add dev "$2" parent 1:1 handle 10: pfifo limit 2 ||
+    fail "cannot set up htb + pfifo on $2"
+}
+
+# The kernel's drop counter of a qdisc, from tc -s.
+tc_drops() {
+  ip netns exec "$1" tc -s qdisc show dev "$2" | awk -v h="$3" '
+    $1 == "qdisc" && $3 == h {on = 1; next}
+    on && /dropped/ {gsub(/[(),]/, ""); for (i = 1; i <= NF; i++) if ($i == "dropped") print $(i + 1); exit}'
+}
+
+case_overflow() {
+  need_root
+  need_drop_reasons
+  need_cmd perl
+  topo_pair
+  slow_qdisc "$NS_A" "$DEV_A"
+  tool_start qd qdisc-drop --dev "$DEV_A" -i 1 -d 60
+  tool_start js qdisc-drop --dev "$DEV_A" --format json -i 1 -d 60
+  wait_ready qd
+  wait_line js '"type":"interval"'
+  send_udp_from "$NS_A" "$IP_B" 9999 40001 40 1000
+  sleep 2.5   # the pfifo's two 1 kB packets drain at 8 kbit
+  tool_stop qd INT
+  tool_stop js INT
+  local kernel_drops
+  kernel_drops=$(tc_drops "$NS_A" "$DEV_A" 10:)
+  expect_gt "pfifo drops by the kernel's count" 0 "$kernel_drops"
+  expect_eq "total line" "Total since start  qdisc drops: $kernel_drops" "$(grep '^Total since start' "$CASE_DIR/qd.out")"
+  expect_match "the row: device, root qdisc, reason" \
+    "^ +$kernel_drops  $DEV_A  htb +1: +QDISC_DROP\$" "$(sed -n '/^Total since start/,$p' "$CASE_DIR/qd.out")"
+  expect_match "the flow" "^ +$kernel_drops  $DEV_A  udp $IP_A:40001 > $IP_B:9999\$" \
+    "$(sed -n '/^Total since start/,$p' "$CASE_DIR/qd.out")"
+  expect_eq "JSON total and flow" "$kernel_drops $kernel_drops tracepoint" \
+    "$(jsonq js "d.total, d.flows[1].count, d.variant")"
+}
+
+# A filter that matches none of the dropped packets counts none.
+case_filter_excludes() {
+  need_root
+  need_drop_reasons
+  need_cmd perl
+  topo_pair
+  slow_qdisc "$NS_A" "$DEV_A"
+  tool_start qd qdisc-drop --dev "$DEV_A" --dst-port 5353 -i 1 -d 60
+  wait_ready qd
+  send_udp_from "$NS_A" "$IP_B" 9999 40001 30 1000
+  sleep 1
+  tool_stop qd INT
+  expect_gt "the kernel dropped" 0 "$(tc_drops "$NS_A" "$DEV_A" 10:)"
+  expect_eq "total line" "Total since start  qdisc drops: 0" "$(grep '^Total since start' "$CASE_DIR/qd.out")"
+}
+
+case_kprobe_variant() {
+  need_root
+  vns_run chk 120 check qdisc-drop
+  expect_eq "check exit status" 0 "$STATUS"
+  expect_match "kprobe programs verifier-loaded" 'kretprobe____dev_queue_xmit +kprobe +[0-9]+ +[0-9]+ +ok' "$(out_of chk)"
+  if grep -qw kprobe_events /proc/kallsyms 2>/dev/null || [ -e /sys/kernel/tracing/kprobe_events ]; then
+    skip "this kernel has kprobes: the attach-failure message is not testable here"
+  fi
+  vns_run kp 120 qdisc-drop --variant kprobe -d 1
+  expect_eq "exit status" 1 "$STATUS"
+  expect_match "one clear message" '^vnetscope: kprobe __dev_queue_xmit: kprobes are not supported by this kernel' "$(err_of kp)"
+}
+
+run_case "qdisc-drop: an overflowing pfifo: exact drops, qdisc and flow (text, JSON)" case_overflow
+run_case "qdisc-drop: a flow filter excludes the dropped flow" case_filter_excludes
+run_case "qdisc-drop: kprobe variant loads; attach fails clearly without kprobes" case_kprobe_variant
+finish
