@@ -103,7 +103,7 @@ case_emit_c() {
   expect_eq "exit status" 0 "$STATUS"
   c=$(out_of c)
   expect_match "the tracepoint" '^TRACEPOINT_PROBE\(skb, kfree_skb\)' "$c"
-  expect_match "the --dev filter" "!= $lo .*!= $hi\\)?\$" "$c"
+  expect_match "the --dev filter" "== $lo && .*== $hi))$" "$c"
   expect_no_match "a banner" 'Hit Ctrl-C' "$c"
   if command -v strace >/dev/null; then
     timeout 60 strace -f -qq -e trace=bpf,perf_event_open -o "$CASE_DIR/strace.log" \
