@@ -199,11 +199,36 @@ case_exclude_unspecified() {
   expect_eq "final total line" "Total since start  drops: 5" "$(total_line ds)"
 }
 
+# A forwards B's datagrams to C; with TTL 1 it drops them (time exceeded).
+case_ttl_expired() {
+  need_root
+  need_drop_reasons
+  need_cmd perl
+  topo_pair
+  topo_third
+  ip netns exec "$NS_A" sysctl -qw net.ipv4.ip_forward=1 || fail "cannot enable forwarding in A"
+  ip -n "$NS_B" route add 10.231.2.0/24 via "$IP_A" || fail "cannot route B to C via A"
+  tool_start ds drop-summary --dev "$DEV_A" --group-by location -i 1 -d 60
+  wait_ready ds
+  timeout 30 ip netns exec "$NS_B" perl -MIO::Socket::INET -MSocket -e '
+    my $s = IO::Socket::INET->new(Proto => "udp") or die "socket: $!\n";
+    setsockopt($s, 0, 2, 1) or die "IP_TTL: $!\n";   # IPPROTO_IP, IP_TTL
+    my $to = sockaddr_in(9999, inet_aton($ARGV[0]));
+    for (1 .. 6) { defined send($s, "x", 0, $to) or die "send: $!\n"; }' "$IP_C" ||
+    fail "sending with TTL 1 failed"
+  settle
+  tool_stop ds INT
+  expect_eq "IP_INHDR drops in ip_forward on $DEV_A" 6 \
+    "$(sum_rows ds IP_INHDR '^ip_forward\+0x[0-9a-f]+$' "$DEV_A")"
+  expect_eq "final total line" "Total since start  drops: 6" "$(total_line ds)"
+}
+
 run_case "drop-summary: exact NO_SOCKET count at __udp4_lib_rcv (text)" case_text
 run_case "drop-summary: exact NO_SOCKET count, every line JSON (--format json)" case_json
 run_case "drop-summary: nftables drops counted as NETFILTER_DROP" case_netfilter
 run_case "drop-summary: --dev excludes another device's drops" case_dev_filter
 run_case "drop-summary: alias kernel_drop_stack_stats_summary_all" case_alias
+run_case "drop-summary: TTL expired in forwarding counted as IP_INHDR" case_ttl_expired
 run_case "drop-summary: default groups by flow: one row per flow (text, JSON)" case_group_by_flow
 run_case "drop-summary: --group-by stack: rows per kernel stack with frames" case_group_by_stack
 run_case "drop-summary: --stack-sample keeps one stack per location" case_stack_sample
