@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit lua-test integration bench bench-filter install clean
+.PHONY: all deps build demo test unit lua-test integration bench bench-filter bench-drops install clean
 
 all: build
 
@@ -21,14 +21,18 @@ demo: build
 test: build
 	tools/run-tests.sh $(BUILD)
 
-# Figures only, no timing assertions (docs/testing.md); both need root.
-# One after the other, even under make -j: each would be the other's noise.
+# Figures only, no timing assertions (docs/testing.md); all need root.
+# One after the other, even under make -j: each would be the others' noise.
 bench: build
 	bench/startup $(BUILD)/vnetscope
 	bench/filter $(BUILD)/vnetscope
+	bench/drops $(BUILD)/vnetscope
 
 bench-filter: build
 	bench/filter $(BUILD)/vnetscope
+
+bench-drops: build
+	bench/drops $(BUILD)/vnetscope
 
 install: build
 	cmake --install $(BUILD)
