@@ -14,13 +14,7 @@ struct drop_key {
 
 struct flow_key {
   char dev[16];
-  u32 saddr[4];
-  u32 daddr[4];
-  u16 sport;
-  u16 dport;
-  u8 family;
-  u8 proto;
-  u8 pad[2];
+  struct vns_flow_key flow;
 };
 
 BPF_HASH(drops, struct drop_key, u64, 1024);
@@ -61,13 +55,8 @@ static __always_inline int drop_of(struct sk_buff *skb, struct pending *p)
   root_qdisc(skb, &p->key);
   struct vns_flow g = {};
   if (vns_flow_from_skb(skb, &g)) {
-    p->flow.sport = g.sport;
-    p->flow.dport = g.dport;
-    p->flow.family = g.family;
-    p->flow.proto = g.proto;
     __builtin_memcpy(p->flow.dev, p->key.dev, sizeof(p->flow.dev));
-    __builtin_memcpy(p->flow.saddr, g.saddr, sizeof(p->flow.saddr));
-    __builtin_memcpy(p->flow.daddr, g.daddr, sizeof(p->flow.daddr));
+    vns_flow_key_of(&p->flow.flow, &g);
     p->has_flow = 1;
   }
   return 1;

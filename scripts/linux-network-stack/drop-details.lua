@@ -48,34 +48,19 @@ local function prepare(run)
   if run.opts.stack then run.stacks = run.program:table("stacks") end
 end
 
-local function stack_of(run, id)
-  if not run.stacks or id < 0 then return nil end
-  local frames = {}
-  for i, fr in ipairs(run.stacks:stack(id) or {}) do
-    frames[i] = fr.sym and string.format("%s+0x%x", fr.sym, fr.offset) or string.format("0x%x", fr.addr)
-  end
-  return frames
-end
-
 local function decode(run, ev)
   local reason = drops.reason_name(run.reason_names, ev.reason)
-  local ip = ev.family == 4 or ev.family == 6
-  return {
+  local row = {
     ts = run.wall_offset + ev.ts_ns / 1e9,
     cpu = ev.cpu, pid = ev.pid, comm = ev.comm, dev = ev.dev ~= "" and ev.dev or nil, len = ev.len,
     reason = reason, reason_code = reason and ev.reason or nil,
     location = drops.location(ev.location),
     flow = net.flow_text(ev),
-    family = ip and ev.family or nil,
-    proto = ip and net.proto_name(ev.proto) or nil,
-    src = ip and net.wire_addr(ev.family, ev.saddr) or nil,
-    dst = ip and net.wire_addr(ev.family, ev.daddr) or nil,
-    sport = ev.has_ports ~= 0 and net.wire_port(ev.sport) or nil,
-    dport = ev.has_ports ~= 0 and net.wire_port(ev.dport) or nil,
     vlan = ev.nvlan > 0 and ev.vlan or nil,
-    ethertype = not ip and net.wire_port(ev.ethertype) or nil,
-    stack = stack_of(run, ev.stack_id),
+    stack = drops.stack(run.stacks, ev.stack_id),
   }
+  if not net.flow_fields(ev, row) then row.ethertype = net.wire_port(ev.ethertype) end
+  return row
 end
 
 local LINE = "%-15s %4s  %-6s %-13s %-12s %-15s %-24s %5s  %s\n"

@@ -31,29 +31,17 @@ local net = require "vns.net"
 
 local STACKS, SAMPLES = 4096, 4096
 
-local FLOW_FIELDS = [[
-  u32 saddr[4];
-  u32 daddr[4];
-  u16 sport;
-  u16 dport;
-  u8 family;
-  u8 proto;
-  u8 pad[2];]]
+local FLOW_FIELDS = "  struct vns_flow_key flow;"
+local FLOW_KEY = "  vns_flow_l4(&f);\n  vns_flow_key_of(&key.flow, &f);"
 
-local FLOW_KEY = [[
-  vns_flow_l4(&f);
-  __builtin_memcpy(key.saddr, f.saddr, sizeof(key.saddr));
-  __builtin_memcpy(key.daddr, f.daddr, sizeof(key.daddr));
-  key.sport = f.sport;
-  key.dport = f.dport;
-  key.family = f.family;
-  key.proto = f.proto;]]
+local function by_flow(opts) return opts.group_by == "flow" or opts.group_by == "all" end
+local function by_stack(opts) return opts.group_by == "stack" or opts.group_by == "all" end
 
 -- The stack part: in the key (--group-by stack|all), one sample per new
 -- location and reason (--stack-sample), or none.
 local function stack_code(opts)
   local maps = string.format("BPF_STACK_TRACE(stacks, %d);", STACKS)
-  if opts.group_by == "stack" or opts.group_by == "all" then
+  if by_stack(opts) then
     return maps, "  key.stack_id = stacks.get_stackid(args, 0);"
   end
   if opts.stack_sample then
@@ -82,8 +70,6 @@ local function reason_filter(opts)
   end
   errors.fail("this kernel's skb:kfree_skb names no NOT_SPECIFIED reason")
 end
-
-local function by_flow(opts) return opts.group_by == "flow" or opts.group_by == "all" end
 
 local function program(opts)
   local f = filter.compile(opts)
@@ -116,35 +102,14 @@ end
 local function setup(run)
   run.reason_names = drops.reason_names()
   run.totals = {}
-  run.frames = {}
-end
-
--- A stack id's frames, symbolized once.
-local function frames_of(run, id)
-  if id == nil or id < 0 then return nil end
-  if not run.frames[id] then
-    local frames = output.array()
-    for i, fr in ipairs(run.program:table("stacks"):stack(id) or {}) do
-      frames[i] = fr.sym and string.format("%s+0x%x", fr.sym, fr.offset) or string.format("0x%x", fr.addr)
-    end
-    run.frames[id] = frames
+  if by_stack(run.opts) or run.opts.stack_sample then
+    run.stacks = run.program:table("stacks")
   end
-  return run.frames[id]
 end
 
 -- The flow part of a key grouped by flow (IP only; "-" otherwise).
-local function add_flow(row, key)
-  if key.family ~= 4 and key.family ~= 6 then
-    row.flow = "-"
-    return
-  end
-  local ports = key.sport ~= 0 or key.dport ~= 0
-  row.flow = net.flow_text({ family = key.family, proto = key.proto, saddr = key.saddr, daddr = key.daddr,
-                             sport = key.sport, dport = key.dport, has_ports = ports and 1 or 0 })
-  row.family, row.proto = key.family, net.proto_name(key.proto)
-  row.src, row.dst = net.wire_addr(key.family, key.saddr), net.wire_addr(key.family, key.daddr)
-  row.sport = ports and net.wire_port(key.sport) or nil
-  row.dport = ports and net.wire_port(key.dport) or nil
+local function add_flow(row, flow)
+  row.flow = net.flow_fields(flow, row) and net.flow_text(flow) or "-"
 end
 
 local function row_of(run, key, count)
@@ -156,10 +121,10 @@ local function row_of(run, key, count)
     location = drops.location(key.location),
     dev = key.dev ~= "" and key.dev or nil,
   }
-  if key.family ~= nil then add_flow(row, key) end
+  if key.flow then add_flow(row, key.flow) end
   if key.stack_id >= 0 then
     row.stack_id = key.stack_id
-    row.stack = frames_of(run, key.stack_id)
+    row.stack = drops.stack(run.stacks, key.stack_id)
   end
   return row
 end
@@ -169,7 +134,7 @@ local function add_samples(run, rows)
   local samples = run.program:table("samples")
   for _, r in ipairs(rows) do
     local id = samples:lookup({ location = r.location_addr, reason = r.reason_code or 0, pad = 0 })
-    r.sample_stack = frames_of(run, id)
+    r.sample_stack = drops.stack(run.stacks, id)
   end
 end
 

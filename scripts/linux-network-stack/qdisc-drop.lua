@@ -143,11 +143,7 @@ local function collect_drops(run, final)
     add(run.totals.drops, id, copy)
   end
   for _, e in ipairs(run.program:table("flows"):drain()) do
-    local k = e[1]
-    local ports = k.sport ~= 0 or k.dport ~= 0
-    local row = { count = e[2], dev = k.dev,
-                  flow = net.flow_text({ family = k.family, proto = k.proto, saddr = k.saddr, daddr = k.daddr,
-                                         sport = k.sport, dport = k.dport, has_ports = ports and 1 or 0 }) }
+    local row = { count = e[2], dev = e[1].dev, flow = net.flow_text(e[1].flow) }
     local id = row.dev .. "|" .. row.flow
     add(flows, id, row)
     add(run.totals.flows, id, { count = row.count, dev = row.dev, flow = row.flow })

@@ -1,9 +1,10 @@
 -- drops: what the packet-drop tools share: the drop tracepoint of this
 -- kernel, its reason names (from the tracepoint's own format, so they
--- match this kernel's enum), and drop locations as symbols.
+-- match this kernel's enum), and drop locations and stacks as symbols.
 local core = require "vns.core"
 local errors = require "vns.errors"
 local kernel = require "vns.kernel"
+local output = require "vns.output"
 local template = require "vns.template"
 
 local M = {}
@@ -33,15 +34,37 @@ function M.reason_name(names, code)
   return names[code] or tostring(code)
 end
 
+-- "function+0xoffset", or the bare address when it has no symbol.
+local function frame_text(sym, offset, addr)
+  return sym and string.format("%s+0x%x", sym, offset) or string.format("0x%x", addr)
+end
+
 local symbols = {}
 
--- "function+0xoffset" of a kernel address (cached: a few sites drop).
+-- A kernel address as a frame (cached: a few sites drop).
 function M.location(addr)
   if not symbols[addr] then
     local sym, offset = core.ksym(addr)
-    symbols[addr] = sym and string.format("%s+0x%x", sym, offset) or string.format("0x%x", addr)
+    symbols[addr] = frame_text(sym, offset, addr)
   end
   return symbols[addr]
+end
+
+local stacks = setmetatable({}, { __mode = "k" })  -- stack map -> id -> frames
+
+-- The frames of a BPF_STACK_TRACE id, innermost first, symbolized once per
+-- map and id (the tools never delete stacks, so an id keeps its frames);
+-- nil without a map or for a failed walk (negative id).
+function M.stack(map, id)
+  if not map or id == nil or id < 0 then return nil end
+  local cache = stacks[map] or {}
+  stacks[map] = cache
+  if not cache[id] then
+    local frames = output.array()
+    for i, fr in ipairs(map:stack(id) or {}) do frames[i] = frame_text(fr.sym, fr.offset, fr.addr) end
+    cache[id] = frames
+  end
+  return cache[id]
 end
 
 return M

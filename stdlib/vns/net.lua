@@ -320,6 +320,18 @@ function M.wire_port(v) return ((v & 0xff) << 8) | ((v >> 8) & 0xff) end
 
 function M.proto_name(n) return proto_names[n] or tostring(n) end
 
+-- The 5-tuple of t (struct vns_flow_key, or an event with the same field
+-- names) as JSON-ready fields of row: family, proto (name), src, dst,
+-- and sport/dport when it has ports. Returns false for non-IP (row
+-- unchanged).
+function M.flow_fields(t, row)
+  if t.family ~= 4 and t.family ~= 6 then return false end
+  row.family, row.proto = t.family, M.proto_name(t.proto)
+  row.src, row.dst = M.wire_addr(t.family, t.saddr), M.wire_addr(t.family, t.daddr)
+  if t.has_ports ~= 0 then row.sport, row.dport = M.wire_port(t.sport), M.wire_port(t.dport) end
+  return true
+end
+
 -- A flow for people: "udp 10.0.0.1:5353 > 10.0.0.2:53", "icmp 10.0.0.1 > 10.0.0.2 type 8/0",
 -- "[fd00::1]:80 > ...", "vlan 10" first when tagged; "-" for non-IP.
 -- f has family, proto, saddr, daddr (wire words), sport, dport (wire),

@@ -265,6 +265,13 @@ function T.flow_text_from_wire_values()
   eq(net.flow_text(icmp), "icmp 10.0.0.1 > 10.0.0.2 type 8/0")
   eq(net.flow_text({ family = 0, ethertype = 0x0608 }), "ethertype 0x0806")
   eq(net.proto_name(132), "sctp")
+  local row = {}
+  eq(net.flow_fields(v4, row), true)
+  eq(row, { family = 4, proto = "udp", src = "10.0.0.1", dst = "10.0.0.2", sport = 9999, dport = 53 })
+  row = {}
+  eq(net.flow_fields(icmp, row), true)
+  eq(row, { family = 4, proto = "icmp", src = "10.0.0.1", dst = "10.0.0.2" })
+  eq(net.flow_fields({ family = 0 }, row), false)
   eq(net.proto_name(200), "200")
 end
 

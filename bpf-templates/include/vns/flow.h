@@ -277,6 +277,31 @@ static __always_inline int vns_flow_l4(struct vns_flow *f)
   return 1;
 }
 
+/* A flow's 5-tuple as map keys and events keep it (vns.net.flow_fields
+ * reads it back): the wire byte order of the packet, ports 0 and
+ * has_ports 0 when the packet has none. */
+struct vns_flow_key {
+  u32 saddr[4];
+  u32 daddr[4];
+  u16 sport;
+  u16 dport;
+  u8 family;
+  u8 proto;
+  u8 has_ports;
+  u8 pad;
+};
+
+static __always_inline void vns_flow_key_of(struct vns_flow_key *k, const struct vns_flow *f)
+{
+  __builtin_memcpy(k->saddr, f->saddr, sizeof(k->saddr));
+  __builtin_memcpy(k->daddr, f->daddr, sizeof(k->daddr));
+  k->sport = f->sport;
+  k->dport = f->dport;
+  k->family = f->family;
+  k->proto = f->proto;
+  k->has_ports = f->has_ports;
+}
+
 /* Both stages at once, for programs that always show ports. */
 static __always_inline int vns_flow_from_skb(struct sk_buff *skb, struct vns_flow *f)
 {
