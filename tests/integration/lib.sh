@@ -322,5 +322,12 @@ jsonq() {
   lua5.4 "$TESTS_DIR/jsonq.lua" "$CASE_DIR/$1.out" "$2" 2>&1
 }
 
+# count_events TAG 'LUA COND': event lines of a JSON run matching COND
+# (r = the event).
+count_events() {
+  jsonq "$1" "(function() local n = 0 for _, r in ipairs(lines) do
+    if r.type == 'event' and ($2) then n = n + 1 end end return n end)()"
+}
+
 # The last line of a test file: its status says whether a case failed.
 finish() { [ "$FAILED" -eq 0 ]; }

@@ -7,12 +7,6 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# A details run's JSON event lines matching COND (r = the event).
-count_events() {
-  jsonq "$1" "(function() local n = 0 for _, r in ipairs(lines) do
-    if r.type == 'event' and ($2) then n = n + 1 end end return n end)()"
-}
-
 case_text() {
   need_root
   need_drop_reasons

@@ -42,11 +42,6 @@ count_of() {
 # Lua: the histogram of one device in the last JSON report.
 dev_of() { echo "(function() for _, x in ipairs(d.histograms) do if x.dev == '$1' then return x end end end)()"; }
 
-count_events() {  # TAG LUA_COND (r = the event)
-  jsonq "$1" "(function() local n = 0 for _, r in ipairs(lines) do
-    if r.type == 'event' and ($2) then n = n + 1 end end return n end)()"
-}
-
 case_guide_shows_example() {
   [ -r "$GUIDE" ] || fail "no $GUIDE"
   guide_block file docs/examples/qdisc-wait.lua >"$CASE_DIR/shown.lua"

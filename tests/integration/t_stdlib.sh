@@ -26,12 +26,6 @@ table inet quiet {
 NFT
 }
 
-# count_events TAG LUA_COND: event lines of a JSON run matching COND (r = the event).
-count_events() {
-  jsonq "$1" "(function() local n = 0 for _, r in ipairs(lines) do
-    if r.type == 'event' and ($2) then n = n + 1 end end return n end)()"
-}
-
 case_comm() {
   need_root
   topo_pair
