@@ -10,6 +10,7 @@
 --
 -- Keyed histograms (one per label, e.g. per stage pair) come from
 -- hist.keyed(entries, label_of, make).
+local output = require "vns.output"
 local template = require "vns.template"
 
 local M = {}
@@ -169,7 +170,7 @@ end
 -- For JSON: the buckets with counts, the estimated percentiles and the
 -- exact stats, all in the display unit.
 function H:summary()
-  local buckets = setmetatable({}, require("vns.output").array_mt)
+  local buckets = output.array()
   local first = self.kind == "log2" and 1 or 0
   for slot = first, max_slot(self) do
     local c = self.counts[slot] or 0
