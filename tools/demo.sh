@@ -33,8 +33,8 @@ table inet vnsdemo {
 }
 NFT
 
-echo "demo: vnetscope drop-summary --dev vnsdemo1 -i 2 -d 6"
-"$vns" drop-summary --dev vnsdemo1 -i 2 -d 6 | tee "$out" &
+echo "demo: vnetscope drop-summary --dev vnsdemo1 --group-by location -i 2 -d 6"
+"$vns" drop-summary --dev vnsdemo1 --group-by location -i 2 -d 6 | tee "$out" &
 tool_pid=$!
 for _ in $(seq 100); do grep -q "Hit Ctrl-C" "$out" 2>/dev/null && break; sleep 0.1; done
 
