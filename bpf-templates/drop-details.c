@@ -27,7 +27,7 @@ struct event {
   u8 icmp_code;
   u8 nvlan;
   u8 has_ports;
-  u8 pad[2];
+  u16 arp_op;
   char comm[16];
   char dev[16];
 };
@@ -70,6 +70,7 @@ TRACEPOINT_PROBE(skb, kfree_skb)
   if (!f.nvlan && vns_skb_vlan_offloaded(skb, &ev.vlan))
     ev.nvlan = 1;
   ev.has_ports = f.has_ports;
+  ev.arp_op = f.arp_op;
 {{ READ_STACK }}
   events.perf_submit(args, &ev, sizeof(ev));
   return 0;

@@ -24,7 +24,7 @@ local tool = require "vns.tool"
 local STACKS = 4096
 
 local function program(opts)
-  local f = filter.compile(opts)
+  local f = filter.compile(opts, { arp = true })
   opts.compiled_filter = f
   return template.render(template.read("drop-details.c"), {
     BUDGET = budget.code(opts),

@@ -327,19 +327,28 @@ function Lower:port_side(list, side)
   return AND({ self:l4(), has, OR(tests) })
 end
 
-function Lower:protos(list)
-  local tests = {}
+-- ARP is an ethertype, not an IP protocol (read with L3; a program
+-- that shows ARP addresses adds VNS_FLOW_ARP to l3_flags itself).
+function Lower:arp()
+  return cmp(0, self:field("ethertype"), "==", hex16(wire16(0x0806)))
+end
+
+function Lower:protos(all)
+  local tests, list = {}, {}
+  for _, p in ipairs(all) do
+    if p.arp then tests[#tests + 1] = self:arp() else list[#list + 1] = p end
+  end
   if #list > M.SET_MAX then
     local entries = {}
     for i, p in ipairs(list) do entries[i] = p.num end
     local name = self:new_map("BPF_HASH(%s, u8, u8, %d);", entries)
-    tests[1] = cmp(1, string.format("%s.lookup(&%s)", name, self:field("proto")), "!=", "0")
+    tests[#tests + 1] = cmp(1, string.format("%s.lookup(&%s)", name, self:field("proto")), "!=", "0")
   else
-    for i, p in ipairs(list) do
+    for _, p in ipairs(list) do
       local t = cmp(1, self:field("proto"), "==", tostring(p.num))
       -- Protocol 0 is also what a non-IP packet reads as.
       if p.num == 0 then t = AND({ cmp(0, self:field("family"), "!=", "0"), t }) end
-      tests[i] = t
+      tests[#tests + 1] = t
     end
   end
   return OR(tests)
@@ -391,18 +400,29 @@ end
 
 -- The address families a packet must have for the expression to hold:
 -- one only when the whole expression requires it (a family test among
--- its top-level conjuncts).
+-- its top-level conjuncts), none when it requires ARP.
 local function families_of(ir, low)
   for _, c in ipairs(conjuncts(ir)) do
     for _, fam in ipairs({ 4, 6 }) do
       if key_of(c) == key_of(low:family(fam)) then return { [fam] = true } end
     end
+    if key_of(c) == key_of(low:arp()) then return {} end
   end
   return { [4] = true, [6] = true }
 end
 
 -- The options as a tree: every flow option given, and --filter, ANDed.
 local function tree_of(opts)
+  if opts.proto then
+    local only_arp = true
+    for _, p in ipairs(opts.proto) do only_arp = only_arp and p.arp end
+    for _, o in ipairs(flow_options) do
+      if only_arp and o[2] ~= "proto" and opts[o[1]] ~= nil then
+        errors.usage("option --proto: 'arp' has no IP addresses or ports, so --%s never matches; "
+                     .. "use --proto arp alone, or --filter 'arp or ...'", (o[1]:gsub("_", "-")))
+      end
+    end
+  end
   local tree
   local function add(n) tree = tree and { t = "and", tree, n } or n end
   for _, o in ipairs(flow_options) do
@@ -422,7 +442,8 @@ end
 -- Compile the flow options and --filter of opts. cfg.flow names the
 -- struct vns_flow variable (default "f"), cfg.skb the struct sk_buff *
 -- (default "skb"), cfg.map_prefix the maps (default "vns_set", then 1,
--- 2, ...; give each filter of one program its own). Returns {guard,
+-- 2, ...; give each filter of one program its own); cfg.arp parses ARP
+-- addresses too (VNS_FLOW_ARP), for programs that show them. Returns {guard,
 -- expr, decls, l3_flags (template values), text, maps, needs_l3,
 -- needs_l4, families}. guard is the usual block: declare the flow, parse
 -- it with vns_flow_l3_of(skb, &f, {{ L3_FLAGS }}), return 0 unless
@@ -439,7 +460,10 @@ function M.compile(opts, cfg)
   local decls = {}
   for i, m in ipairs(low.maps) do decls[i] = m.decl end
   local decl_text = #decls > 0 and table.concat(decls, "\n") or "/* no filter maps */"
-  local l3_flags = families[4] and families[6] and "VNS_FLOW_IP" or families[4] and "VNS_FLOW_IPV4" or "VNS_FLOW_IPV6"
+  local flags = { families[4] and families[6] and "VNS_FLOW_IP" or families[4] and "VNS_FLOW_IPV4"
+                  or families[6] and "VNS_FLOW_IPV6" or nil }
+  if cfg.arp then flags[#flags + 1] = "VNS_FLOW_ARP" end
+  local l3_flags = #flags > 0 and table.concat(flags, " | ") or "0"
   return {
     guard = template.code(ir == TRUE and "  /* no flow filter */" or string.format(
       "  struct vns_flow %s = {};\n  vns_flow_l3_of(%s, &%s, %s);\n  if (!(%s))\n    return 0;",
@@ -474,7 +498,7 @@ options.types.filter = {
   parse = function(text) return M.parse(text) end,
   form = function()
     return "a tcpdump-style expression of host, net, port, portrange, src, dst, tcp, udp, sctp, "
-        .. "icmp, icmp6, ip, ip6, proto, vlan with and, or, not, ( ) (see docs/filters.md)"
+        .. "icmp, icmp6, ip, ip6, arp, proto, vlan with and, or, not, ( ) (see docs/filters.md)"
   end,
 }
 

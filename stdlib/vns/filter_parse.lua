@@ -89,11 +89,14 @@ end
 function Parser:proto(fam)
   local list, why = net.protos(self:value("a protocol name or number"))
   if not list then self:fail("after 'proto': %s", why) end
+  for _, p in ipairs(list) do
+    if fam and p.arp then self:fail("'arp' is not an IP protocol; use 'arp' alone") end
+  end
   return { t = "proto", list = list, fam = fam }
 end
 
 -- [ip|ip6|tcp|udp|sctp] [src|dst|src or dst|src and dst] host|net|port|portrange VALUE,
--- tcp|udp|sctp|icmp|icmp6|ip|ip6 alone, [ip|ip6] proto N, vlan [ID].
+-- tcp|udp|sctp|icmp|icmp6|ip|ip6|arp alone, [ip|ip6] proto N, vlan [ID].
 function Parser:primitive()
   local w = self:take()
   if w == nil then
@@ -114,7 +117,7 @@ function Parser:primitive()
       return { t = "proto", list = assert(net.protos(w)) }
     end
     w = self:take()
-  elseif w == "icmp" or w == "icmp6" or w == "icmpv6" then
+  elseif w == "icmp" or w == "icmp6" or w == "icmpv6" or w == "arp" then
     return { t = "proto", list = assert(net.protos(w)) }
   end
   if w == "proto" then
@@ -148,7 +151,7 @@ function Parser:primitive()
     if fam then self:fail("'%s' does not apply to '%s'; use tcp, udp or sctp", w, fam == 4 and "ip" or "ip6") end
     return self:ports(w, dir, l4)
   end
-  self:fail("expected a primitive (host, net, port, portrange, tcp, udp, icmp, ip, ip6, proto, vlan), got %s", quote(w))
+  self:fail("expected a primitive (host, net, port, portrange, tcp, udp, icmp, ip, ip6, arp, proto, vlan), got %s", quote(w))
 end
 
 function Parser:unary()

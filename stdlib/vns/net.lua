@@ -3,6 +3,7 @@
 --   addrs   IPv4/IPv6 addresses and CIDRs, comma list   --src-ip --dst-ip --host
 --   ports   port numbers and LO-HI ranges, comma list    --src-port --dst-port --port
 --   proto   tcp, udp, icmp, icmpv6, sctp, ... or 0-255   --proto (--l4-protocol)
+--           (and arp: the ARP ethertype, not an IP protocol)
 --   pid     a process id                                 --pid
 --   comm    a task name (TASK_COMM_LEN - 1 bytes)        --comm
 --
@@ -217,12 +218,16 @@ for name, n in pairs(M.protocols) do
   if name ~= "icmp6" then proto_names[n] = name end
 end
 
+local function proto_text(p) return p.name or tostring(p.num) end
+
 function M.protocol(text)
+  if text:lower() == "arp" then
+    return setmetatable({ arp = true, name = "arp" }, { __tostring = proto_text })
+  end
   local n = M.protocols[text:lower()]
   if not n and text:match("^%d%d?%d?$") and tonumber(text) <= 255 then n = tonumber(text) end
-  if not n then return nil, quote(text) .. " is not a protocol name or number 0-255" end
-  return setmetatable({ num = n, name = proto_names[n] }, {
-    __tostring = function(p) return p.name or tostring(p.num) end })
+  if not n then return nil, quote(text) .. " is not a protocol name, a number 0-255 or arp" end
+  return setmetatable({ num = n, name = proto_names[n] }, { __tostring = proto_text })
 end
 
 function M.protos(text) return list(text, M.protocol, Protos) end
@@ -266,7 +271,7 @@ options.types.ports = {
 }
 options.types.proto = {
   parse = function(text) return M.protos(text) end,
-  form = function() return "tcp, udp, icmp, icmpv6, sctp (or another name) or a number 0-255, comma-separated" end,
+  form = function() return "tcp, udp, icmp, icmpv6, sctp (or another name) or a number 0-255, or arp; comma-separated" end,
 }
 options.types.pid = {
   parse = function(text) return M.pid(text) end,
@@ -286,7 +291,7 @@ M.specs = {
   ["dst-port"] = { type = "ports", metavar = "PORT[,..]", help = "destination port, range or list" },
   port = { type = "ports", metavar = "PORT[,..]", help = "source or destination port, range or list" },
   proto = { type = "proto", metavar = "PROTO", aliases = { "l4-protocol" },
-            help = "L4 protocol: tcp, udp, icmp, icmpv6, sctp or a number" },
+            help = "L4 protocol: tcp, udp, icmp, icmpv6, sctp or a number; or arp" },
   pid = { type = "pid", metavar = "PID", help = "only this process" },
   comm = { type = "comm", metavar = "COMM", help = "only tasks of this name" },
   dev = { type = "ifname", metavar = "DEV", help = "only packets on this device" },
@@ -320,11 +325,20 @@ function M.wire_port(v) return ((v & 0xff) << 8) | ((v >> 8) & 0xff) end
 
 function M.proto_name(n) return proto_names[n] or tostring(n) end
 
+local arp_ops = { "request", "reply", "rarp-request", "rarp-reply" }
+
+function M.arp_op_name(op) return arp_ops[op] or ("op " .. op) end
+
 -- The 5-tuple of t (struct vns_flow_key, or an event with the same field
 -- names) as JSON-ready fields of row: family, proto (name), src, dst,
--- and sport/dport when it has ports. Returns false for non-IP (row
--- unchanged).
+-- and sport/dport when it has ports; for ARP proto "arp", arp_op, src
+-- (sender) and dst (target). Returns false for others (row unchanged).
 function M.flow_fields(t, row)
+  if t.arp_op and t.arp_op ~= 0 then
+    row.proto, row.arp_op = "arp", M.arp_op_name(t.arp_op)
+    row.src, row.dst = M.wire_addr(4, t.saddr), M.wire_addr(4, t.daddr)
+    return true
+  end
   if t.family ~= 4 and t.family ~= 6 then return false end
   row.family, row.proto = t.family, M.proto_name(t.proto)
   row.src, row.dst = M.wire_addr(t.family, t.saddr), M.wire_addr(t.family, t.daddr)
@@ -335,10 +349,17 @@ end
 -- A flow for people: "udp 10.0.0.1:5353 > 10.0.0.2:53", "icmp 10.0.0.1 > 10.0.0.2 type 8/0",
 -- "[fd00::1]:80 > ...", "vlan 10" first when tagged; "-" for non-IP.
 -- f has family, proto, saddr, daddr (wire words), sport, dport (wire),
--- has_ports, icmp_type, icmp_code, nvlan, vlan, ethertype (wire).
+-- has_ports, icmp_type, icmp_code, nvlan, vlan, ethertype (wire), and
+-- arp_op when ARP was parsed: "arp request 10.0.0.1 > 10.0.0.2" (sender
+-- > target).
 function M.flow_text(f)
   local parts = {}
   if f.nvlan and f.nvlan > 0 then parts[#parts + 1] = "vlan " .. f.vlan end
+  if f.arp_op and f.arp_op ~= 0 then
+    parts[#parts + 1] = string.format("arp %s %s > %s", M.arp_op_name(f.arp_op),
+                                      M.wire_addr(4, f.saddr), M.wire_addr(4, f.daddr))
+    return table.concat(parts, " ")
+  end
   if f.family ~= 4 and f.family ~= 6 then
     parts[#parts + 1] = string.format("ethertype 0x%04x", M.wire_port(f.ethertype or 0))
     return table.concat(parts, " ")

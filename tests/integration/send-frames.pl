@@ -5,7 +5,9 @@
 # keys: src dst, l4 (tcp udp icmp icmp6 sctp), sport dport, type (ICMP),
 # vlan=ID[,ID] (two: QinQ, the outer 802.1ad), opt=N (IPv4 option bytes),
 # frag=N (IPv4 fragment offset, 8-byte units), ext=hop,dst,rt,frag,fragn
-# (IPv6 extension headers; fragn: a fragment other than the first).
+# (IPv6 extension headers; fragn: a fragment other than the first),
+# op=N (ARP opcode, default 1; src and dst are the sender and target),
+# bcast=1 (to ff:ff:ff:ff:ff:ff instead of 02:00:00:00:00:02).
 # Checksums are not filled in: the frames are counted on arrival.
 use strict;
 use warnings;
@@ -36,7 +38,9 @@ while (my $line = <STDIN>) {
   my %k = map { split /=/, $_, 2 } @kv;
   my ($type, $l3);
   if ($kind eq 'arp') {
-    ($type, $l3) = (0x0806, pack('nnCCn', 1, 0x0800, 6, 4, 1) . ("\0" x 20));
+    my ($spa, $tpa) = map { inet_pton(AF_INET, $_ // '0.0.0.0') } @k{qw(src dst)};
+    ($type, $l3) = (0x0806, pack('nnCCn', 1, 0x0800, 6, 4, $k{op} // 1)
+                    . pack('H12', sprintf('0200000000%02x', $group)) . $spa . ("\0" x 6) . $tpa);
   } elsif ($kind eq 'ip4') {
     my ($num, $rest) = l4(\%k);
     my $opt = "\x01" x ($k{opt} // 0);    # NOPs
@@ -66,7 +70,7 @@ while (my $line = <STDIN>) {
   }
   my @vlan = $k{vlan} ? split(/,/, $k{vlan}) : ();
   my $tags = join '', map { pack('nn', (@vlan > 1 && $_ == 0) ? 0x88a8 : 0x8100, $vlan[$_]) } 0 .. $#vlan;
-  my $frame = pack('H12H12', '020000000002', sprintf('0200000000%02x', $group)) . $tags . pack('n', $type) . $l3;
+  my $frame = pack('H12H12', $k{bcast} ? 'ffffffffffff' : '020000000002', sprintf('0200000000%02x', $group)) . $tags . pack('n', $type) . $l3;
   my $to = pack('SnISCCa8', 17, 0, $ifindex, 1, 0, 6, "\2\0\0\0\0\2");
   for (1 .. $count) { send($s, $frame, 0, $to) or die "send: $!\n"; }
 }

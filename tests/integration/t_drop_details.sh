@@ -3,7 +3,7 @@
 # location, device and task, under the event budget; filters exclude
 # another flow's drops. Drops made in private namespaces: UDP to a closed
 # port, an nftables drop rule, crafted frames (VLAN-tagged, to another
-# host's MAC).
+# host's MAC), ARP requests dropped by an nftables arp rule.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -102,6 +102,35 @@ case_crafted_frames() {
     and r.flow == 'udp 10.231.9.9:40004 > 10.231.1.2:53' and r.comm == 'perl'")"
 }
 
+# ARP requests dropped by an nftables arp rule on B: --proto arp shows
+# them with the operation and addresses, and leaves out the crafted IPv4
+# frames B drops as OTHERHOST at the same time.
+case_arp() {
+  need_root
+  need_drop_reasons
+  need_cmd perl
+  topo_pair
+  ip netns exec "$NS_B" nft -f - <<'NFT' || fail "nft failed"
+table arp vnst {
+  chain input {
+    type filter hook input priority 0;
+    arp operation request drop
+  }
+}
+NFT
+  tool_start dd drop-details --dev "$DEV_B" --proto arp --format json -i 1 -d 60
+  wait_line dd '"type":"stats"'
+  printf '%s\n' '16 5 arp src=10.231.1.1 dst=10.231.1.2 bcast=1' \
+    '17 4 ip4 src=10.231.9.9 dst=10.231.1.2 l4=udp sport=40004 dport=53' |
+    timeout 30 ip netns exec "$NS_A" perl "$TESTS_DIR/send-frames.pl" "$DEV_A" || fail "sending frames failed"
+  settle
+  tool_stop dd INT
+  expect_eq "ARP request events" 5 "$(count_events dd "r.reason == 'NETFILTER_DROP' and r.proto == 'arp'
+    and r.arp_op == 'request' and r.src == '10.231.1.1' and r.dst == '10.231.1.2'
+    and r.flow == 'arp request 10.231.1.1 > 10.231.1.2'")"
+  expect_eq "all events" 5 "$(jsonq dd 'd.events')"
+}
+
 case_budget() {
   need_root
   need_drop_reasons
@@ -135,6 +164,7 @@ run_case "drop-details: JSON events with flow fields and --stack" case_json_stac
 run_case "drop-details: flow filters exclude another flow's drops" case_filter_excludes
 run_case "drop-details: nftables drops as NETFILTER_DROP" case_netfilter
 run_case "drop-details: crafted frames to another MAC (tagged or not) as OTHERHOST" case_crafted_frames
+run_case "drop-details: --proto arp shows nftables-dropped ARP requests, not IP drops" case_arp
 run_case "drop-details: the event budget accounts for every drop" case_budget
 run_case "drop-details: alias eth_drop" case_alias
 finish

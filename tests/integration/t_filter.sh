@@ -175,6 +175,9 @@ icmp6${t}28${t}--filter${t}icmp6
 ip${t}16,17,18,19,20,21,22,23,24,32,33${t}--filter${t}ip
 ip6${t}25,26,27,28,29,31,34${t}--filter${t}ip6
 not-ip${t}30${t}--filter${t}not ip and not ip6
+arp${t}30${t}--filter${t}arp
+proto-arp${t}30${t}--proto${t}arp
+arp-or-sctp${t}30,32${t}--filter${t}arp or sctp
 host${t}16,17,18,20,21,23,24,32,33${t}--filter${t}host 10.231.1.1
 src-host${t}19,22${t}--filter${t}src host 10.231.9.9
 dst-host${t}16,17,18,19,20,21,22,23,24,32,33${t}--filter${t}dst 10.231.1.2

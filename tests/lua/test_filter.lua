@@ -173,6 +173,11 @@ function T.families_to_parse()
   eq(flags({ "--filter", "not ip" }), "VNS_FLOW_IP")
   eq(flags({ "--filter", "ip or tcp" }), "VNS_FLOW_IP")
   eq(compile({ "--filter", "ip6" }).families, { [6] = true })
+  -- ARP needs no IP header; a program that shows ARP asks for it.
+  eq(flags({ "--proto", "arp" }), "0")
+  eq(flags({ "--filter", "arp or udp" }), "VNS_FLOW_IP")
+  eq(compile({ "--proto", "arp" }, { arp = true }).l3_flags.text, "VNS_FLOW_ARP")
+  eq(compile({ "--dst-ip", "10.0.0.1" }, { arp = true }).l3_flags.text, "VNS_FLOW_IPV4 | VNS_FLOW_ARP")
   eq(template.is_typed(compile({}).l3_flags), true)
 end
 
@@ -277,6 +282,17 @@ function T.many_ranges_become_a_set()
   eq(#compile({ "--port", table.concat(wide, ",", 1, 16) }).maps, 0)
 end
 
+-- ARP is its ethertype; it has no IP addresses or ports to combine with.
+function T.arp()
+  eq(compile({ "--proto", "arp" }).text, "f.ethertype == 0x0608")
+  eq(expr("arp or tcp"), "f.ethertype == 0x0608 || f.proto == 6")
+  eq(expr("not arp"), "f.ethertype != 0x0608")
+  eq(compile({ "--proto", "arp,udp", "--dst-port", "53" }).needs_l4, true)
+  local err = usage_err("option --proto: 'arp' has no IP addresses or ports, so --dst-ip never matches",
+                        compile, { "--proto", "arp", "--dst-ip", "10.0.0.1" })
+  eq(err.code, 2)
+end
+
 function T.set_of_protocols_is_a_hash()
   local c = compile({ "--proto", list("%d", 17) })
   eq(c.text, "vns_set1.lookup(&f.proto) != 0")
@@ -324,7 +340,8 @@ function T.malformed_expressions_refused()
     { "()", "expected a primitive" },
     { "tcp udp", "unexpected 'udp' after a complete expression" },
     { "host 10.0.0.1 10.0.0.2", "unexpected '10.0.0.2'" },
-    { "hostx 10.0.0.1", "expected a primitive (host, net, port, portrange, tcp, udp, icmp, ip, ip6, proto, vlan), got 'hostx'" },
+    { "hostx 10.0.0.1", "expected a primitive (host, net, port, portrange, tcp, udp, icmp, ip, ip6, arp, proto, vlan), got 'hostx'" },
+    { "ip proto arp", "'arp' is not an IP protocol; use 'arp' alone" },
     { "host 10.0.0.300", "'10.0.0.300' is not an IPv4 or IPv6 address" },
     { "host 10.0.0.0/8", "'host' takes addresses; use 'net 10.0.0.0/8' for a network" },
     { "net 10.0.0.1/8", "has host bits set; the network is 10.0.0.0/8" },
@@ -332,7 +349,7 @@ function T.malformed_expressions_refused()
     { "port 65536", "'65536' is not a port (0-65535) or a range LO-HI" },
     { "portrange 2000-1000", "the range ends before it starts" },
     { "port http", "'http' is not a port" },
-    { "proto 256", "'256' is not a protocol name or number 0-255" },
+    { "proto 256", "'256' is not a protocol name, a number 0-255 or arp" },
     { "proto", "a protocol name or number after 'proto'" },
     { "tcp host 10.0.0.1", "'host' does not apply to 'tcp'" },
     { "udp net 10.0.0.0/8", "'net' does not apply to 'udp'" },

@@ -143,11 +143,13 @@ function T.protocols()
   eq(nums(parse("--proto", "TCP").proto), { 6 })
   eq(nums(parse("--proto", "0,255,47").proto), { 0, 255, 47 })
   eq(tostring(parse("--proto", "6,icmp6,47").proto), "tcp,icmpv6,gre")
+  eq(tostring(parse("--proto", "ARP,udp").proto), "arp,udp")
+  eq(parse("--proto", "arp").proto[1].arp, true)
   eq(nums(parse("--l4-protocol", "udp").proto), { 17 })
   for _, text in ipairs({ "256", "-1", "tcpx", "", "t cp", "1000", "6.0", "0x6" }) do
     bad("proto", text)
   end
-  bad("proto", "tcpx", "'tcpx' is not a protocol name or number 0-255")
+  bad("proto", "tcpx", "'tcpx' is not a protocol name, a number 0-255 or arp")
 end
 
 function T.pid()
@@ -272,6 +274,13 @@ function T.flow_text_from_wire_values()
   eq(net.flow_fields(icmp, row), true)
   eq(row, { family = 4, proto = "icmp", src = "10.0.0.1", dst = "10.0.0.2" })
   eq(net.flow_fields({ family = 0 }, row), false)
+  local arp = { family = 0, arp_op = 1, saddr = { 0x0100000a, 0, 0, 0 }, daddr = { 0x0200000a, 0, 0, 0 } }
+  eq(net.flow_text(arp), "arp request 10.0.0.1 > 10.0.0.2")
+  arp.arp_op = 7
+  eq(net.flow_text(arp), "arp op 7 10.0.0.1 > 10.0.0.2")
+  arp.arp_op, row = 2, {}
+  eq(net.flow_fields(arp, row), true)
+  eq(row, { proto = "arp", arp_op = "reply", src = "10.0.0.1", dst = "10.0.0.2" })
   eq(net.proto_name(200), "200")
 end
 

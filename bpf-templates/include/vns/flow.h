@@ -5,6 +5,9 @@
  *   vns_flow_l3(skb, &f);        Ethernet, VLAN/QinQ, IPv4 or IPv6 header
  *   vns_flow_l4(&f);             ports or ICMP type/code: only when needed
  *
+ * ARP over Ethernet/IPv4 is parsed when asked (VNS_FLOW_ARP): arp_op,
+ * sender address in saddr[0], target in daddr[0], family 0 (not IP).
+ *
  * (vns_flow_l3_of(skb, &f, VNS_FLOW_IPV4) skips IPv6 headers when the
  * filter holds only for IPv4, and the other way round.)
  *
@@ -83,6 +86,7 @@ struct vns_flow {
   u16 dport;
   u16 vlan;           /* outer VLAN id (host order) when nvlan > 0 */
   u16 vlan_inner;     /* inner VLAN id when nvlan > 1 */
+  u16 arp_op;         /* ARP (VNS_FLOW_ARP): opcode, host order; 0 if not */
   u8 family;          /* 4, 6, or 0: not IP (or unreadable) */
   u8 proto;           /* IPv4 protocol; IPv6: after extension headers */
   u8 icmp_type;       /* ICMP and ICMPv6 */
@@ -213,11 +217,35 @@ static __always_inline int vns_flow_ipv6(struct vns_flow *f, unsigned char *l3)
   return 1;
 }
 
+/* ARP for IPv4 over Ethernet: the fixed header, then the sender's and
+ * target's hardware and protocol addresses. */
+struct vns_arphdr {
+  u16 htype;
+  u16 ptype;
+  u8 hlen;
+  u8 plen;
+  u16 op;
+};
+
+static __always_inline void vns_flow_arp(struct vns_flow *f, unsigned char *l3)
+{
+  struct vns_arphdr arp;
+  if (vns_read(&arp, sizeof(arp), l3))
+    return;
+  if (arp.htype != vns_htons(1) || arp.ptype != vns_htons(ETH_P_IP) || arp.hlen != 6 || arp.plen != 4)
+    return;
+  /* sender: l3 + 8 (MAC) + 14 (IP); target: l3 + 18 (MAC) + 24 (IP) */
+  if (vns_read(&f->saddr[0], 4, l3 + 14) || vns_read(&f->daddr[0], 4, l3 + 24))
+    return;
+  f->arp_op = vns_ntohs(arp.op);
+}
+
 /* Which L3 headers vns_flow_l3_of parses. A filter that holds only for
  * IPv4 (vns.filter says so) need not read IPv6 headers at all. */
 #define VNS_FLOW_IPV4 1
 #define VNS_FLOW_IPV6 2
 #define VNS_FLOW_IP (VNS_FLOW_IPV4 | VNS_FLOW_IPV6)
+#define VNS_FLOW_ARP 4
 
 /* Stage 1: the L2/L3 part of the flow. Returns 1 for an IPv4 or IPv6
  * packet (of the kinds asked for); otherwise f keeps what was found
@@ -237,6 +265,8 @@ static __always_inline int vns_flow_l3_of(struct sk_buff *skb, struct vns_flow *
     return vns_flow_ipv4(f, l3);
   if ((which & VNS_FLOW_IPV6) && proto == vns_htons(ETH_P_IPV6))
     return vns_flow_ipv6(f, l3);
+  if ((which & VNS_FLOW_ARP) && proto == vns_htons(ETH_P_ARP))
+    vns_flow_arp(f, l3);
   return 0;
 }
 

@@ -22,6 +22,9 @@
 #ifndef ETH_P_IPV6
 #define ETH_P_IPV6 0x86DD
 #endif
+#ifndef ETH_P_ARP
+#define ETH_P_ARP 0x0806
+#endif
 #ifndef ETH_P_8021Q
 #define ETH_P_8021Q 0x8100
 #endif
