@@ -39,5 +39,6 @@ int luaopen_vns_core(lua_State *L)
   lstack_register(L);
   lbuffer_register(L);
   lfeatures_register(L);
+  lqdisc_register(L);
   return 1;
 }

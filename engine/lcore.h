@@ -17,6 +17,7 @@ void lmap_register(lua_State *L);
 void lstack_register(lua_State *L);
 void lbuffer_register(lua_State *L);
 void lfeatures_register(lua_State *L);
+void lqdisc_register(lua_State *L);
 
 /* Create a metatable named tname whose __index is itself, with methods
  * and the shared __gc/__close release function. */

@@ -1,7 +1,9 @@
 -- qdisc-drop: which qdiscs drop packets, and whose packets they drop.
 --
 -- Counts drops by the traffic-control layer per device, root qdisc and
--- reason, with the flows affected.
+-- reason, with the flows affected; beside them, the kernel's own counters
+-- of every qdisc that changed (drops, overlimits, requeues: tc -s) in
+-- the network namespace the tool runs in.
 --
 -- Usage:
 --   vnetscope qdisc-drop                      # every device
@@ -18,6 +20,7 @@ local ctxfilter = require "vns.ctxfilter"
 local filter = require "vns.filter"
 local net = require "vns.net"
 local output = require "vns.output"
+local qdisc = require "vns.qdisc"
 local template = require "vns.template"
 local tool = require "vns.tool"
 
@@ -107,6 +110,7 @@ local function prepare(run)
   run.reason_names = drops.reason_names()
   run.variant = variant_of(run.opts)
   run.totals = { drops = {}, flows = {} }
+  run.counters = qdisc.counters({ dev = run.opts.dev })
 end
 
 local function add(t, id, row)
@@ -156,8 +160,9 @@ local function collect(run, final)
   local dropped, flows = collect_drops(run, final)
   local drop_rows, total = sorted(dropped)
   local flow_rows = sorted(flows, run.opts.top)
+  local counters, err = run.counters:changes(final)
   return { type = final and "total" or "interval", variant = run.variant, total = total,
-           drops = drop_rows, flows = flow_rows }
+           drops = drop_rows, flows = flow_rows, qdiscs = counters, qdiscs_error = err }
 end
 
 local function render(run, data, out, final)
@@ -173,6 +178,17 @@ local function render(run, data, out, final)
     local rows = {}
     for i, r in ipairs(data.flows) do rows[i] = { r.count, r.dev, r.flow } end
     output.table(out, { "COUNT", "DEVICE", "FLOW" }, rows, "  ")
+  end
+  if data.qdiscs_error then
+    out:write("  kernel qdisc counters: ", data.qdiscs_error, "\n")
+  elseif #data.qdiscs > 0 then
+    out:write("  kernel qdisc counters (tc -s) that changed:\n")
+    local rows = {}
+    for i, q in ipairs(data.qdiscs) do
+      rows[i] = { q.dev, q.kind, q.handle, q.parent, q.drops, q.overlimits, q.requeues, q.backlog, q.qlen }
+    end
+    output.table(out, { "DEVICE", "QDISC", "HANDLE", "PARENT", "DROPS", "OVERLIMITS", "REQUEUES", "BACKLOG", "QLEN" },
+                 rows, "  ")
   end
 end
 

@@ -190,9 +190,12 @@ settle() { sleep 0.3; }
 # $CASE_DIR/TAG.out and TAG.err. Every tool run is bounded by its own
 # --duration, or stopped by the case, or killed by case_cleanup.
 tool_start() {
-  local tag=$1
+  local tag=$1 wrap=()
   shift
-  "$VNS" "$@" >"$CASE_DIR/$tag.out" 2>"$CASE_DIR/$tag.err" </dev/null &
+  # NETNS=name runs the tool in that namespace (ip netns exec execs it:
+  # the pid is the tool's).
+  [ -z "${NETNS:-}" ] || wrap=(ip netns exec "$NETNS")
+  "${wrap[@]}" "$VNS" "$@" >"$CASE_DIR/$tag.out" 2>"$CASE_DIR/$tag.err" </dev/null &
   echo $! >"$CASE_DIR/$tag.pid"
   echo $! >>"$CASE_DIR/pids"
 }

@@ -14,12 +14,15 @@ slow_qdisc() {
     fail "cannot set up htb + pfifo on $2"
 }
 
-# The kernel's drop counter of a qdisc, from tc -s.
-tc_drops() {
-  ip netns exec "$1" tc -s qdisc show dev "$2" | awk -v h="$3" '
+# tc_counter NS DEV HANDLE WORD: a qdisc's counter from tc -s (WORD:
+# dropped, overlimits, requeues).
+tc_counter() {
+  ip netns exec "$1" tc -s qdisc show dev "$2" | awk -v h="$3" -v w="$4" '
     $1 == "qdisc" && $3 == h {on = 1; next}
-    on && /dropped/ {gsub(/[(),]/, ""); for (i = 1; i <= NF; i++) if ($i == "dropped") print $(i + 1); exit}'
+    on && /dropped/ {gsub(/[(),]/, ""); for (i = 1; i <= NF; i++) if ($i == w) print $(i + 1); exit}'
 }
+
+tc_drops() { tc_counter "$@" dropped; }
 
 case_overflow() {
   need_root
@@ -27,8 +30,9 @@ case_overflow() {
   need_cmd perl
   topo_pair
   slow_qdisc "$NS_A" "$DEV_A"
-  tool_start qd qdisc-drop --dev "$DEV_A" -i 1 -d 60
-  tool_start js qdisc-drop --dev "$DEV_A" --format json -i 1 -d 60
+  # In A's namespace, so the kernel counters of A's qdiscs are read too.
+  NETNS=$NS_A tool_start qd qdisc-drop --dev "$DEV_A" -i 1 -d 60
+  NETNS=$NS_A tool_start js qdisc-drop --dev "$DEV_A" --format json -i 1 -d 60
   wait_ready qd
   wait_line js '"type":"interval"'
   send_udp_from "$NS_A" "$IP_B" 9999 40001 40 1000
@@ -45,6 +49,33 @@ case_overflow() {
     "$(sed -n '/^Total since start/,$p' "$CASE_DIR/qd.out")"
   expect_eq "JSON total and flow" "$kernel_drops $kernel_drops tracepoint" \
     "$(jsonq js "d.total, d.flows[1].count, d.variant")"
+  # The kernel's counters name the child that dropped; htb counts them too.
+  expect_match "kernel counters: the pfifo child" \
+    "^  $DEV_A +pfifo +10: +1:1 +$kernel_drops +0 +0 +[0-9]+ +[0-9]+\$" "$(sed -n '/^Total since start/,$p' "$CASE_DIR/qd.out")"
+  expect_eq "JSON kernel counters: htb, pfifo" "htb 1: root $kernel_drops pfifo 10: 1:1 $kernel_drops" \
+    "$(jsonq js "d.qdiscs[1].kind, d.qdiscs[1].handle, d.qdiscs[1].parent, d.qdiscs[1].drops,
+                 d.qdiscs[2].kind, d.qdiscs[2].handle, d.qdiscs[2].parent, d.qdiscs[2].drops")"
+}
+
+# A tbf shaper that delays without dropping: no drops, and the kernel's
+# overlimits counter, read by the tool, equals tc's.
+case_overlimits() {
+  need_root
+  need_drop_reasons
+  need_cmd perl
+  topo_pair
+  ip netns exec "$NS_A" tc qdisc add dev "$DEV_A" root handle 5: tbf rate 64kbit burst 1600 limit 100000 ||
+    fail "cannot set up tbf on $DEV_A"
+  NETNS=$NS_A tool_start js qdisc-drop --dev "$DEV_A" --format json -i 1 -d 60
+  wait_line js '"type":"interval"'
+  send_udp_from "$NS_A" "$IP_B" 9999 40001 20 1000
+  sleep 3.5   # 20 kB at 64 kbit
+  tool_stop js INT
+  local overlimits
+  overlimits=$(tc_counter "$NS_A" "$DEV_A" 5: overlimits)
+  expect_gt "tbf overlimits by the kernel's count" 0 "$overlimits"
+  expect_eq "no drops; tbf overlimits as tc counts them" "0 tbf 5: 0 $overlimits" \
+    "$(jsonq js "d.total, d.qdiscs[1].kind, d.qdiscs[1].handle, d.qdiscs[1].drops, d.qdiscs[1].overlimits")"
 }
 
 # A filter that matches none of the dropped packets counts none.
@@ -77,6 +108,7 @@ case_kprobe_variant() {
 }
 
 run_case "qdisc-drop: an overflowing pfifo: exact drops, qdisc and flow (text, JSON)" case_overflow
+run_case "qdisc-drop: tbf overlimits without drops, from the kernel's counters" case_overlimits
 run_case "qdisc-drop: a flow filter excludes the dropped flow" case_filter_excludes
 run_case "qdisc-drop: kprobe variant loads; attach fails clearly without kprobes" case_kprobe_variant
 finish
