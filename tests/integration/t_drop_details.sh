@@ -3,7 +3,8 @@
 # location, device and task, under the event budget; filters exclude
 # another flow's drops. Drops made in private namespaces: UDP to a closed
 # port, an nftables drop rule, crafted frames (VLAN-tagged, to another
-# host's MAC), ARP requests dropped by an nftables arp rule.
+# host's MAC), tagged frames dropped at netdev ingress (offloaded tag),
+# ARP requests dropped by an nftables arp rule.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -102,6 +103,32 @@ case_crafted_frames() {
     and r.flow == 'udp 10.231.9.9:40004 > 10.231.1.2:53' and r.comm == 'perl'")"
 }
 
+# Tagged frames dropped by an nftables netdev ingress rule: at that hook
+# the receive path has already moved the tag into skb->vlan_tci (as a NIC
+# with VLAN offload does), so the VLAN id comes from the offloaded tag.
+case_vlan_offloaded() {
+  need_root
+  need_drop_reasons
+  need_cmd perl
+  topo_pair
+  ip netns exec "$NS_B" nft -f - <<NFT || fail "nft failed"
+table netdev vnst {
+  chain ingress {
+    type filter hook ingress device "$DEV_B" priority 0;
+    ether saddr 02:00:00:00:00:10 drop
+  }
+}
+NFT
+  tool_start dd drop-details --dev "$DEV_B" --format json -i 1 -d 60
+  wait_line dd '"type":"stats"'
+  printf '%s\n' '16 3 ip4 src=10.231.9.9 dst=10.231.1.2 l4=udp sport=40004 dport=53 vlan=100' |
+    timeout 30 ip netns exec "$NS_A" perl "$TESTS_DIR/send-frames.pl" "$DEV_A" || fail "sending frames failed"
+  settle
+  tool_stop dd INT
+  expect_eq "events with the offloaded VLAN id" 3 "$(count_events dd "r.reason == 'NETFILTER_DROP'
+    and r.vlan == 100 and r.flow == 'vlan 100 udp 10.231.9.9:40004 > 10.231.1.2:53'")"
+}
+
 # ARP requests dropped by an nftables arp rule on B: --proto arp shows
 # them with the operation and addresses, and leaves out the crafted IPv4
 # frames B drops as OTHERHOST at the same time.
@@ -164,6 +191,7 @@ run_case "drop-details: JSON events with flow fields and --stack" case_json_stac
 run_case "drop-details: flow filters exclude another flow's drops" case_filter_excludes
 run_case "drop-details: nftables drops as NETFILTER_DROP" case_netfilter
 run_case "drop-details: crafted frames to another MAC (tagged or not) as OTHERHOST" case_crafted_frames
+run_case "drop-details: VLAN id from the offloaded tag (nftables netdev ingress drop)" case_vlan_offloaded
 run_case "drop-details: --proto arp shows nftables-dropped ARP requests, not IP drops" case_arp
 run_case "drop-details: the event budget accounts for every drop" case_budget
 run_case "drop-details: alias eth_drop" case_alias
