@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# run-suite.sh: the kernel lab's part of `make test`. Installs what the
+# lab needs (qemu, mmdebstrap), builds the guest image when missing,
+# boots it and runs tests/lab/t_*.sh inside (tests/lab/suite.sh). Prints
+# the build and run times and the guest's PASS/FAIL lines and summary.
+# When the lab cannot run here it says why, as one skipped test.
+#   VNST_LAB=0 skips it on purpose.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+skip() {
+  echo "SKIP kernel lab: $1"
+  echo "0 passed, 0 failed, 1 skipped"
+  exit 0
+}
+
+[ "${VNST_LAB:-1}" != 0 ] || skip "VNST_LAB=0"
+[ "$(id -u)" -eq 0 ] || skip "needs root (image build, virtiofsd)"
+"$here/../../tools/install-deps.sh" lab || skip "cannot install the lab's packages (qemu-system-x86, mmdebstrap)"
+[ -e /dev/kvm ] || echo "lab: no /dev/kvm; qemu emulates (TCG) either way"
+
+start=$SECONDS
+image=$("$here/image.sh") || skip "the guest image could not be built (see above)"
+echo "lab: image ready in $((SECONDS - start)) s: $image ($(cat "$image/release"))"
+start=$SECONDS
+"$here/run.sh" tests/lab/suite.sh
+status=$?
+echo "lab: suite took $((SECONDS - start)) s"
+exit $status

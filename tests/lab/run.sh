@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# run.sh CMD [ARGS...]: boot the lab guest (stock Debian kernel under
+# qemu TCG), run CMD in this checkout (shared with virtiofs, mounted at
+# the same path), print the guest's console output, exit with CMD's
+# status. 124 when the guest did not finish in VNST_LAB_TIMEOUT seconds.
+#
+#   tests/lab/run.sh uname -r
+#   tests/lab/run.sh tests/integration/run.sh tests/lab/t_kprobe.sh
+#
+# The disk is opened with snapshot=on: every run starts from the image.
+# The guest has no network to the outside: only its own loopback,
+# namespaces and devices.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+timeout_s=${VNST_LAB_TIMEOUT:-1800}
+mem=${VNST_LAB_MEM:-2G}
+
+[ $# -gt 0 ] || { echo "usage: tests/lab/run.sh CMD [ARGS...]" >&2; exit 2; }
+for a in "$@"; do
+  case $a in *[[:space:]]*|'') echo "run.sh: arguments must be single words: '$a'" >&2; exit 2 ;; esac
+done
+virtiofsd=/usr/lib/qemu/virtiofsd
+for f in qemu-system-x86_64 "$virtiofsd"; do
+  command -v "$f" >/dev/null || { echo "run.sh: $f is missing (apt install qemu-system-x86)" >&2; exit 2; }
+done
+image=$("$here/image.sh") || { echo "run.sh: no guest image" >&2; exit 2; }
+
+tmp=$(mktemp -d /tmp/vns-lab.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 143' INT TERM
+
+"$virtiofsd" --socket-path="$tmp/fs.sock" -o source="$repo" -o cache=none -o sandbox=chroot \
+  -o log_level=err >"$tmp/virtiofsd.log" 2>&1 &
+pids+=($!)
+for ((i = 0; i < 100; i++)); do [ -S "$tmp/fs.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/fs.sock" ] || { echo "run.sh: virtiofsd did not start: $(cat "$tmp/virtiofsd.log")" >&2; exit 2; }
+
+start=$SECONDS
+touch "$tmp/console.log"
+qemu-system-x86_64 -nodefaults -display none -no-reboot \
+  -accel tcg,thread=multi -cpu max -smp "$(nproc)" -m "$mem" \
+  -object memory-backend-memfd,id=mem,size="$mem",share=on -numa node,memdev=mem \
+  -chardev socket,id=fs,path="$tmp/fs.sock" -device vhost-user-fs-pci,chardev=fs,tag=vns \
+  -drive file="$image/rootfs.img",if=virtio,format=raw,snapshot=on \
+  -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+  -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 init=/sbin/vns-lab-init vns.root=$repo -- $*" \
+  -serial file:"$tmp/console.log" >"$tmp/qemu.log" 2>&1 &
+qemu=$!
+pids+=("$qemu")
+
+# Follow the console until the guest powers off or the time is up.
+tail -n +1 -f "$tmp/console.log" --pid="$qemu" &
+pids+=($!)
+while kill -0 "$qemu" 2>/dev/null && ((SECONDS - start < timeout_s)); do sleep 1; done
+if kill -0 "$qemu" 2>/dev/null; then
+  echo "run.sh: the guest did not finish in $timeout_s s" >&2
+  exit 124
+fi
+sleep 0.5
+status=$(sed -n 's/^VNS-LAB-EXIT \([0-9]*\).*/\1/p' "$tmp/console.log" | tail -1)
+if [ -z "$status" ]; then
+  echo "run.sh: the guest stopped without an exit status; qemu said: $(head -c 2000 "$tmp/qemu.log")" >&2
+  exit 2
+fi
+echo "lab: guest ran for $((SECONDS - start)) s (boot, command, power-off)"
+exit "$status"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Lab: drop-summary on a stock kernel in headers mode (the guest has the
+# distro's linux-headers package: the engine compiles against them, not
+# a tree generated from BTF). Exact counts of UDP drops to a closed port
+# and of an nftables drop rule.
+# shellcheck source=../integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+
+case_headers_mode() {
+  need_root
+  need_drop_reasons
+  vns_run hdr 60 -e 'print(require("vns.core").kheaders())'
+  expect_eq "headers from the distro package" "modules$(printf '\t')/lib/modules/$(uname -r)/build" "$(out_of hdr)"
+  topo_pair
+  ip netns exec "$NS_B" nft -f - <<'NFT' || fail "nft failed"
+table inet vnst { chain input { type filter hook input priority 0; udp dport 7777 drop; } }
+NFT
+  tool_start ds drop-summary --group-by location --dev "$DEV_B" --format json -i 1 -d 900
+  wait_line ds '"type":"interval"'
+  send_udp "$NS_A" "$IP_B" 9999 17
+  send_udp "$NS_A" "$IP_B" 7777 9
+  settle
+  tool_stop ds INT
+  expect_eq "final total" "total true 26" "$(jsonq ds 'd.type, d.final, d.total')"
+  local per_reason
+  per_reason=$(jsonq ds "(function(t)
+      for _, r in ipairs(d.drops) do t[r.reason] = (t[r.reason] or 0) + r.count end
+      return t.NO_SOCKET, t.NETFILTER_DROP end)({})")
+  expect_eq "NO_SOCKET and NETFILTER_DROP" "17 9" "$per_reason"
+}
+
+run_case "lab: drop-summary with the distro's kernel headers counts exactly" case_headers_mode
+finish
