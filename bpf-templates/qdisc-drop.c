@@ -2,6 +2,7 @@
  * qdisc and reason, with the flows they belonged to. Two ways to see them:
  *  - tracepoint: skb:kfree_skb with a qdisc drop reason (6.x kernels);
  *  - kprobe: __dev_queue_xmit returning NET_XMIT_DROP (older kernels). */
+#include <net/sch_generic.h>
 #include <vns/dev.h>
 #include <vns/flow.h>
 

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Install the Debian packages vnetscope needs to build, run and test,
 # only those missing, so a second run is quiet and offline.
+#   tools/install-deps.sh        build, run, host tests and demo
+#   tools/install-deps.sh lab    the kernel lab (tests/lab): qemu, mmdebstrap
 set -euo pipefail
 
-packages=(
-  cmake make gcc pkg-config          # build
-  libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev liblua5.4-dev
-  libcmocka-dev lua5.4               # unit tests
-  iproute2 nftables bpftool procps strace   # integration tests and demo
-)
+if [ "${1:-}" = lab ]; then
+  packages=(qemu-system-x86 mmdebstrap e2fsprogs util-linux)
+else
+  packages=(
+    cmake make gcc pkg-config          # build
+    libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev liblua5.4-dev
+    libcmocka-dev lua5.4               # unit tests
+    iproute2 nftables bpftool procps strace   # integration tests and demo
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,4 +15,7 @@ echo "== Lua stdlib tests"
 echo "== Integration tests (real BPF, real traffic in private namespaces)"
 VNETSCOPE="$build/vnetscope" "$root/tests/integration/run.sh" || status=1
 
+echo "== Kernel lab (stock Debian kernel under qemu: kprobes, headers, tun)"
+"$root/tests/lab/run-suite.sh" "$build" || status=1
+
 exit $status

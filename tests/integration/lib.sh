@@ -160,6 +160,25 @@ topo_third() {
   veth "$NS_A" "$DEV_AC" "$NS_C" "$DEV_C" 10.231.2
 }
 
+# slow_qdisc NS DEV: htb root 1: with one 8 kbit class, and a pfifo of 2
+# packets (10:) under it: a burst overflows the pfifo.
+slow_qdisc() {
+  ip netns exec "$1" tc qdisc add dev "$2" root handle 1: htb default 1 &&
+    ip netns exec "$1" tc class add dev "$2" parent 1: classid 1:1 htb rate 8kbit burst 1600 quantum 1514 &&
+    ip netns exec "$1" tc qdisc add dev "$2" parent 1:1 handle 10: pfifo limit 2 ||
+    fail "cannot set up htb + pfifo on $2"
+}
+
+# tc_counter NS DEV HANDLE WORD: a qdisc's counter from tc -s (WORD:
+# dropped, overlimits, requeues).
+tc_counter() {
+  ip netns exec "$1" tc -s qdisc show dev "$2" | awk -v h="$3" -v w="$4" '
+    $1 == "qdisc" && $3 == h {on = 1; next}
+    on && /dropped/ {gsub(/[(),]/, ""); for (i = 1; i <= NF; i++) if ($i == w) print $(i + 1); exit}'
+}
+
+tc_drops() { tc_counter "$@" dropped; }
+
 # send_udp NS IP PORT COUNT: one datagram per new socket (bash /dev/udp).
 # SENDER=path runs another copy of bash, so the sender has that comm.
 send_udp() {

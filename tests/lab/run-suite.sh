@@ -4,9 +4,12 @@
 # boots it and runs tests/lab/t_*.sh inside (tests/lab/suite.sh). Prints
 # the build and run times and the guest's PASS/FAIL lines and summary.
 # When the lab cannot run here it says why, as one skipped test.
+#   tests/lab/run-suite.sh [BUILD_DIR]    (default build; inside the checkout)
 #   VNST_LAB=0 skips it on purpose.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-$repo/build}" 2>/dev/null && pwd)
 
 skip() {
   echo "SKIP kernel lab: $1"
@@ -17,13 +20,17 @@ skip() {
 [ "${VNST_LAB:-1}" != 0 ] || skip "VNST_LAB=0"
 [ "$(id -u)" -eq 0 ] || skip "needs root (image build, virtiofsd)"
 "$here/../../tools/install-deps.sh" lab || skip "cannot install the lab's packages (qemu-system-x86, mmdebstrap)"
-[ -e /dev/kvm ] || echo "lab: no /dev/kvm; qemu emulates (TCG) either way"
+case $build/ in
+  "$repo"/*) ;;
+  *) skip "the build directory ${1:-build} is not inside the checkout the guest shares" ;;
+esac
+[ -x "$build/vnetscope" ] || skip "no vnetscope binary in $build"
 
 start=$SECONDS
 image=$("$here/image.sh") || skip "the guest image could not be built (see above)"
 echo "lab: image ready in $((SECONDS - start)) s: $image ($(cat "$image/release"))"
 start=$SECONDS
-"$here/run.sh" tests/lab/suite.sh
+"$here/run.sh" tests/lab/suite.sh "$build/vnetscope"
 status=$?
 echo "lab: suite took $((SECONDS - start)) s"
 exit $status

@@ -13,7 +13,12 @@ case_headers_mode() {
   expect_eq "headers from the distro package" "modules$(printf '\t')/lib/modules/$(uname -r)/build" "$(out_of hdr)"
   topo_pair
   ip netns exec "$NS_B" nft -f - <<'NFT' || fail "nft failed"
-table inet vnst { chain input { type filter hook input priority 0; udp dport 7777 drop; } }
+table inet vnst {
+  chain input {
+    type filter hook input priority 0;
+    udp dport 7777 drop
+  }
+}
 NFT
   tool_start ds drop-summary --group-by location --dev "$DEV_B" --format json -i 1 -d 900
   wait_line ds '"type":"interval"'
