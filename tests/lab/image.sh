@@ -45,6 +45,7 @@ echo "lab: building the guest image (recipe $recipe)..." >&2
 sources=$(mktemp)
 # The host's own sources (deb822 or one-line), as mmdebstrap takes them.
 cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null >"$sources" || true
+# shellcheck disable=SC2016 # mmdebstrap's hooks expand "$1" (the new root)
 mmdebstrap --variant=apt --quiet \
   --include="$(IFS=,; echo "${packages[*]}")" \
   --customize-hook='cp "$1"/boot/vmlinuz-* "$1"/../vmlinuz' \

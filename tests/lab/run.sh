@@ -9,7 +9,8 @@
 #
 # The disk is opened with snapshot=on: every run starts from the image.
 # The guest has no network to the outside: only its own loopback,
-# namespaces and devices.
+# namespaces and devices, and two virtio-net NICs (MACs 52:54:00:00:07:01
+# and :02) joined to each other by a qemu-internal hub.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -28,6 +29,7 @@ image=$("$here/image.sh") || { echo "run.sh: no guest image" >&2; exit 2; }
 
 tmp=$(mktemp -d /tmp/vns-lab.XXXXXX)
 pids=()
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
@@ -49,6 +51,8 @@ qemu-system-x86_64 -nodefaults -display none -no-reboot \
   -object memory-backend-memfd,id=mem,size="$mem",share=on -numa node,memdev=mem \
   -chardev socket,id=fs,path="$tmp/fs.sock" -device vhost-user-fs-pci,chardev=fs,tag=vns \
   -drive file="$image/rootfs.img",if=virtio,format=raw,snapshot=on \
+  -netdev hubport,id=nic1,hubid=0 -device virtio-net-pci,netdev=nic1,mac=52:54:00:00:07:01 \
+  -netdev hubport,id=nic2,hubid=0 -device virtio-net-pci,netdev=nic2,mac=52:54:00:00:07:02 \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
   -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 init=/sbin/vns-lab-init vns.root=$repo -- $*" \
   -serial file:"$tmp/console.log" >"$tmp/qemu.log" 2>&1 &

@@ -47,7 +47,7 @@ case_tap_traffic() {
   ip netns exec "$NS_A" ip link set "$tap" up
   # The peer behind the tap is only a neighbour entry: no ARP on the wire.
   ip netns exec "$NS_A" ip neigh add 10.231.5.2 lladdr 02:00:00:00:05:02 dev "$tap" nud permanent
-  tool_start tx run "$TESTS_DIR/../lab/fixtures/tun-xmit.lua" -i 1 -d 900
+  tool_start tx run "$TESTS_DIR/../lab/fixtures/skb-count.lua" --fn tun_net_xmit -i 1 -d 900
   wait_line tx '^--$'
   tap_reader "$NS_A" "$tap" 15 >"$CASE_DIR/reader.out" 2>&1 &
   echo $! >>"$CASE_DIR/pids"

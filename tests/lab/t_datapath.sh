@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Lab: the virtualized datapath's kernel functions with real traffic.
+#  - virtio-net: the guest's two NICs, joined by a qemu-internal hub, each
+#    moved into its own namespace; start_xmit counts the datagrams sent.
+#  - OVS: a bridge whose ports are veth peers of two namespaces;
+#    ovs_dp_process_packet counts each datagram once, on its input port.
+# Each count is checked against the receiver's own rx counter. Static
+# neighbours both ways: no ARP adds packets (B answers with ICMP).
+# shellcheck source=../integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+
+COUNT=17
+
+# nic_by_mac MAC: the guest's device with this address.
+nic_by_mac() {
+  local d
+  for d in /sys/class/net/*; do
+    [ "$(cat "$d/address")" = "$1" ] && { echo "${d##*/}"; return 0; }
+  done
+  fail "no NIC with address $1"
+}
+
+rx_packets() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
+
+# count_of TAG DEV: DEV's count in the tool's final report.
+count_of() { grep "^$2 " "$CASE_DIR/$1.out" | tail -1 | cut -d' ' -f2; }
+
+case_virtio_net() {
+  need_root
+  local nic1 nic2 before
+  nic1=$(nic_by_mac 52:54:00:00:07:01) nic2=$(nic_by_mac 52:54:00:00:07:02)
+  NS_A=${PFX}a NS_B=${PFX}b
+  ns_new "$NS_A"
+  ns_new "$NS_B"
+  ip link set "$nic1" netns "$NS_A" && ip link set "$nic2" netns "$NS_B" || fail "cannot move the NICs"
+  ip -n "$NS_A" addr add 10.231.7.1/24 dev "$nic1" && ip -n "$NS_B" addr add 10.231.7.2/24 dev "$nic2" &&
+    ip -n "$NS_A" link set "$nic1" up && ip -n "$NS_B" link set "$nic2" up &&
+    ip -n "$NS_A" neigh replace 10.231.7.2 lladdr 52:54:00:00:07:02 dev "$nic1" nud permanent &&
+    ip -n "$NS_B" neigh replace 10.231.7.1 lladdr 52:54:00:00:07:01 dev "$nic2" nud permanent ||
+    fail "cannot configure the NICs"
+  tool_start vx run "$TESTS_DIR/../lab/fixtures/skb-count.lua" --fn start_xmit -i 1 -d 900
+  wait_line vx '^--$'
+  before=$(rx_packets "$NS_B" "$nic2")
+  send_udp "$NS_A" 10.231.7.2 9999 "$COUNT"
+  sleep 1
+  tool_stop vx INT
+  expect_eq "datagrams $nic2 received" "$COUNT" "$(($(rx_packets "$NS_B" "$nic2") - before))"
+  expect_eq "start_xmit calls on $nic1" "$COUNT" "$(count_of vx "$nic1")"
+}
+
+case_ovs_bridge() {
+  need_root
+  need_cmd ovs-vsctl
+  /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >"$CASE_DIR/ovs.log" 2>&1 ||
+    fail "ovs-ctl start failed: $(tail -5 "$CASE_DIR/ovs.log")"
+  local br=${PFX}br pa=${PFX}pa pb=${PFX}pb before
+  NS_A=${PFX}a NS_B=${PFX}b DEV_A=${PFX}a DEV_B=${PFX}b
+  ns_new "$NS_A"
+  ns_new "$NS_B"
+  ip link add "$pa" type veth peer name "$DEV_A" netns "$NS_A" address 02:00:08:00:00:01 &&
+    ip link add "$pb" type veth peer name "$DEV_B" netns "$NS_B" address 02:00:08:00:00:02 ||
+    fail "cannot create the veth ports"
+  ovs-vsctl add-br "$br" -- add-port "$br" "$pa" -- add-port "$br" "$pb" || fail "cannot build the OVS bridge"
+  ip link set "$pa" up && ip link set "$pb" up && ip link set "$br" up &&
+    ip -n "$NS_A" addr add 10.231.8.1/24 dev "$DEV_A" && ip -n "$NS_B" addr add 10.231.8.2/24 dev "$DEV_B" &&
+    ip -n "$NS_A" link set "$DEV_A" up && ip -n "$NS_B" link set "$DEV_B" up &&
+    ip -n "$NS_A" neigh replace 10.231.8.2 lladdr 02:00:08:00:00:02 dev "$DEV_A" nud permanent &&
+    ip -n "$NS_B" neigh replace 10.231.8.1 lladdr 02:00:08:00:00:01 dev "$DEV_B" nud permanent ||
+    fail "cannot configure the ports"
+  tool_start ov run "$TESTS_DIR/../lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet -i 1 -d 900
+  wait_line ov '^--$'
+  before=$(rx_packets "$NS_B" "$DEV_B")
+  send_udp "$NS_A" 10.231.8.2 9999 "$COUNT"
+  sleep 1
+  tool_stop ov INT
+  ovs-vsctl del-br "$br"
+  expect_eq "datagrams B received through the bridge" "$COUNT" "$(($(rx_packets "$NS_B" "$DEV_B") - before))"
+  expect_eq "ovs_dp_process_packet calls from port $pa" "$COUNT" "$(count_of ov "$pa")"
+}
+
+run_case "lab: virtio-net start_xmit counts datagrams between the two NICs" case_virtio_net
+run_case "lab: OVS datapath counts datagrams through a bridge, per input port" case_ovs_bridge
+finish
