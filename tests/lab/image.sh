@@ -62,5 +62,9 @@ rm -rf "$work/root"
 mkdir -p "$out.tmp"
 mv "$work/rootfs.img" "$work/vmlinuz" "$work/initrd.img" "$work/release" "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"
+# Images of older recipes are never used again.
+for old in "$cache"/*/; do
+  [ "${old%/}" = "$out" ] || rm -rf "${old%/}"
+done
 echo "lab: image built in $((SECONDS - start)) s ($(du -sh "$out" | cut -f1))" >&2
 echo "$out"
