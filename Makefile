@@ -24,6 +24,7 @@ test: build
 # Figures only, no timing assertions (docs/testing.md); all need root.
 # One after the other, even under make -j: each would be the others' noise.
 bench: build
+	tools/install-deps.sh bench
 	bench/startup $(BUILD)/vnetscope
 	bench/filter $(BUILD)/vnetscope
 	bench/drops $(BUILD)/vnetscope

@@ -3,10 +3,13 @@
 # only those missing, so a second run is quiet and offline.
 #   tools/install-deps.sh        build, run, host tests and demo
 #   tools/install-deps.sh lab    the kernel lab (tests/lab): qemu, mmdebstrap
+#   tools/install-deps.sh bench  the others bench/ compares with: bpftrace, BCC's Python
 set -euo pipefail
 
 if [ "${1:-}" = lab ]; then
   packages=(qemu-system-x86 mmdebstrap e2fsprogs util-linux)
+elif [ "${1:-}" = bench ]; then
+  packages=(bpftrace python3-bpfcc bc)
 else
   packages=(
     cmake make gcc pkg-config          # build
