@@ -30,7 +30,9 @@ start=$SECONDS
 image=$("$here/image.sh") || skip "the guest image could not be built (see above)"
 echo "lab: image ready in $((SECONDS - start)) s: $image ($(cat "$image/release"))"
 start=$SECONDS
-"$here/run.sh" tests/lab/suite.sh "$build/vnetscope"
+# ~16 min here (each compile takes 30-70 s under emulation): room for a
+# slower machine, still inside CI's 90 minutes.
+VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope"
 status=$?
 echo "lab: suite took $((SECONDS - start)) s"
 exit $status
