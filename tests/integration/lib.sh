@@ -130,17 +130,36 @@ ns_new() {
   ip -n "$1" link set lo up
 }
 
-# veth NS1 DEV1 NS2 DEV2 SUBNET: a veth pair, SUBNET.1 and SUBNET.2 /24,
-# with static neighbours so that no ARP runs while a tool counts.
+# link_pair NS1 DEV1 MAC1 NS2 DEV2 MAC2 SUBNET: two linked devices up,
+# with SUBNET.1 and SUBNET.2 /24 and static neighbours both ways, so that
+# no ARP runs while a tool counts.
+link_pair() {
+  ip -n "$1" addr add "$7.1/24" dev "$2" && ip -n "$4" addr add "$7.2/24" dev "$5" &&
+    ip -n "$1" link set "$2" up && ip -n "$4" link set "$5" up &&
+    ip -n "$1" neigh replace "$7.2" lladdr "$6" dev "$2" nud permanent &&
+    ip -n "$4" neigh replace "$7.1" lladdr "$3" dev "$5" nud permanent ||
+    fail "cannot configure $2/$5"
+}
+
+# veth NS1 DEV1 NS2 DEV2 SUBNET: a veth pair made a link_pair.
 veth() {
   local mac1=02:00:${5##*.}:00:00:01 mac2=02:00:${5##*.}:00:00:02
   ip link add "$2" netns "$1" address "$mac1" type veth peer name "$4" netns "$3" address "$mac2" ||
     fail "cannot create veth $2/$4"
-  ip -n "$1" addr add "$5.1/24" dev "$2" && ip -n "$3" addr add "$5.2/24" dev "$4" &&
-    ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up &&
-    ip -n "$1" neigh replace "$5.2" lladdr "$mac2" dev "$2" nud permanent &&
-    ip -n "$3" neigh replace "$5.1" lladdr "$mac1" dev "$4" nud permanent ||
-    fail "cannot configure veth $2/$4"
+  link_pair "$1" "$2" "$mac1" "$3" "$4" "$mac2" "$5"
+}
+
+# nft_drop_udp NS PORT: an nftables rule in NS's input hook that drops
+# UDP to PORT (the tests' NETFILTER_DROP).
+nft_drop_udp() {
+  ip netns exec "$1" nft -f - <<NFT || fail "cannot add the nftables drop rule in $1"
+table inet vnst {
+  chain input {
+    type filter hook input priority 0;
+    udp dport $2 drop
+  }
+}
+NFT
 }
 
 # Namespaces A and B joined by DEV_A <-> DEV_B, 10.231.1.1 and .2.

@@ -67,14 +67,7 @@ case_netfilter() {
   need_root
   need_drop_reasons
   topo_pair
-  ip netns exec "$NS_B" nft -f - <<'NFT' || fail "nft failed"
-table inet vnst {
-  chain input {
-    type filter hook input priority 0;
-    udp dport 7777 drop
-  }
-}
-NFT
+  nft_drop_udp "$NS_B" 7777
   tool_start dd drop-details --dev "$DEV_B" --format json -i 1 -d 60
   wait_line dd '"type":"stats"'
   send_udp "$NS_A" "$IP_B" 7777 4

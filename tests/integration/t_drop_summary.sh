@@ -47,14 +47,7 @@ case_netfilter() {
   need_drop_reasons
   need_cmd nft
   topo_pair
-  ip netns exec "$NS_B" nft -f - <<'EOF' || fail "cannot add the nftables rule in B"
-table inet vnst {
-  chain input {
-    type filter hook input priority 0;
-    udp dport 7777 drop
-  }
-}
-EOF
+  nft_drop_udp "$NS_B" 7777
   tool_start ds drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60
   wait_ready ds
   send_udp "$NS_A" "$IP_B" 7777 19

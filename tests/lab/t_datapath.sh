@@ -33,11 +33,7 @@ case_virtio_net() {
   ns_new "$NS_A"
   ns_new "$NS_B"
   ip link set "$nic1" netns "$NS_A" && ip link set "$nic2" netns "$NS_B" || fail "cannot move the NICs"
-  ip -n "$NS_A" addr add 10.231.7.1/24 dev "$nic1" && ip -n "$NS_B" addr add 10.231.7.2/24 dev "$nic2" &&
-    ip -n "$NS_A" link set "$nic1" up && ip -n "$NS_B" link set "$nic2" up &&
-    ip -n "$NS_A" neigh replace 10.231.7.2 lladdr 52:54:00:00:07:02 dev "$nic1" nud permanent &&
-    ip -n "$NS_B" neigh replace 10.231.7.1 lladdr 52:54:00:00:07:01 dev "$nic2" nud permanent ||
-    fail "cannot configure the NICs"
+  link_pair "$NS_A" "$nic1" 52:54:00:00:07:01 "$NS_B" "$nic2" 52:54:00:00:07:02 10.231.7
   tool_start vx run "$TESTS_DIR/../lab/fixtures/skb-count.lua" --fn start_xmit -i 1 -d 900
   wait_line vx '^--$'
   before=$(rx_packets "$NS_B" "$nic2")
@@ -61,12 +57,8 @@ case_ovs_bridge() {
     ip link add "$pb" type veth peer name "$DEV_B" netns "$NS_B" address 02:00:08:00:00:02 ||
     fail "cannot create the veth ports"
   ovs-vsctl add-br "$br" -- add-port "$br" "$pa" -- add-port "$br" "$pb" || fail "cannot build the OVS bridge"
-  ip link set "$pa" up && ip link set "$pb" up && ip link set "$br" up &&
-    ip -n "$NS_A" addr add 10.231.8.1/24 dev "$DEV_A" && ip -n "$NS_B" addr add 10.231.8.2/24 dev "$DEV_B" &&
-    ip -n "$NS_A" link set "$DEV_A" up && ip -n "$NS_B" link set "$DEV_B" up &&
-    ip -n "$NS_A" neigh replace 10.231.8.2 lladdr 02:00:08:00:00:02 dev "$DEV_A" nud permanent &&
-    ip -n "$NS_B" neigh replace 10.231.8.1 lladdr 02:00:08:00:00:01 dev "$DEV_B" nud permanent ||
-    fail "cannot configure the ports"
+  ip link set "$pa" up && ip link set "$pb" up && ip link set "$br" up || fail "cannot bring the bridge up"
+  link_pair "$NS_A" "$DEV_A" 02:00:08:00:00:01 "$NS_B" "$DEV_B" 02:00:08:00:00:02 10.231.8
   tool_start ov run "$TESTS_DIR/../lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet -i 1 -d 900
   wait_line ov '^--$'
   before=$(rx_packets "$NS_B" "$DEV_B")

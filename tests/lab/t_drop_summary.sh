@@ -12,14 +12,7 @@ case_headers_mode() {
   vns_run hdr 60 -e 'print(require("vns.core").kheaders())'
   expect_eq "headers from the distro package" "modules$(printf '\t')/lib/modules/$(uname -r)/build" "$(out_of hdr)"
   topo_pair
-  ip netns exec "$NS_B" nft -f - <<'NFT' || fail "nft failed"
-table inet vnst {
-  chain input {
-    type filter hook input priority 0;
-    udp dport 7777 drop
-  }
-}
-NFT
+  nft_drop_udp "$NS_B" 7777
   tool_start ds drop-summary --group-by location --dev "$DEV_B" --format json -i 1 -d 900
   wait_line ds '"type":"interval"'
   send_udp "$NS_A" "$IP_B" 9999 17
