@@ -57,6 +57,10 @@ case_ovs_bridge() {
     ip link add "$pb" type veth peer name "$DEV_B" netns "$NS_B" address 02:00:08:00:00:02 ||
     fail "cannot create the veth ports"
   ovs-vsctl add-br "$br" -- add-port "$br" "$pa" -- add-port "$br" "$pb" || fail "cannot build the OVS bridge"
+  # No IPv6 on the guest's side of the bridge either: the bridge's MLD
+  # reports would be flooded to B.
+  sysctl -qw "net.ipv6.conf.$br.disable_ipv6=1" "net.ipv6.conf.$pa.disable_ipv6=1" \
+    "net.ipv6.conf.$pb.disable_ipv6=1" >/dev/null || fail "cannot disable IPv6 on the bridge"
   ip link set "$pa" up && ip link set "$pb" up && ip link set "$br" up || fail "cannot bring the bridge up"
   link_pair "$NS_A" "$DEV_A" 02:00:08:00:00:01 "$NS_B" "$DEV_B" 02:00:08:00:00:02 10.231.8
   tool_start ov run "$TESTS_DIR/../lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet -i 1 -d 900
