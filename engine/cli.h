@@ -3,6 +3,7 @@
  *   vnetscope run FILE.lua [options]
  *   vnetscope -e 'LUA' [options]
  *   vnetscope list | check [TOOL...] | doctor
+ *   vnetscope compile TOOL [options] -o FILE | cache {list,clear}
  *   vnetscope --version | --help
  * Everything after the command word belongs to the Lua side. */
 #ifndef VNS_CLI_H
@@ -17,6 +18,8 @@ enum cli_mode {
   CLI_CHECK,
   CLI_DOCTOR,
   CLI_TOOL,
+  CLI_COMPILE,
+  CLI_CACHE,
 };
 
 struct cli {

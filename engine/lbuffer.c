@@ -7,7 +7,6 @@
  *   buffer:lost(), buffer:received(), buffer:close()
  * Callbacks run in protected mode; an error stops delivery on that buffer
  * and is raised by poll once libbcc's reader has returned. */
-#include <bcc/bcc_common.h>
 #include <bcc/libbpf.h>
 #include <bcc/perf_reader.h>
 #include <bpf/libbpf.h>
@@ -143,13 +142,11 @@ static struct td_type *event_type(lua_State *L, struct vns_module *m, const char
   }
   if (opts)
     lua_pop(L, 1);
-  size_t n = bpf_perf_event_fields(m->bpf, map);
-  if (n == 0 || n > MAX_FIELDS)
+  int id = lmodule_map_index(m, map);
+  const struct pack_map *pm = id >= 0 ? &m->pack.maps[id] : NULL;
+  if (!pm || pm->nfields == 0 || pm->nfields > MAX_FIELDS)
     return NULL;
-  const char *fields[MAX_FIELDS];
-  for (size_t i = 0; i < n; i++)
-    fields[i] = bpf_perf_event_field(m->bpf, map, i);
-  struct td_type *t = td_from_fields(fields, n, err, sizeof err);
+  struct td_type *t = td_from_fields((const char *const *)pm->fields, pm->nfields, err, sizeof err);
   if (!t)
     luaL_error(L, "event type for %s: %s", map, err);
   return t;
@@ -195,7 +192,8 @@ static int module_perf_buffer(lua_State *L)
     pages = (int)luaL_optinteger(L, -1, 64);
     lua_pop(L, 1);
   }
-  int map_fd = bpf_table_fd(m->bpf, map);
+  int id = lmodule_map_index(m, map);
+  int map_fd = id >= 0 ? m->map_fds[id] : -1;
   if (map_fd < 0)
     return luaL_error(L, "no map named '%s' in this program", map);
   struct td_type *type = event_type(L, m, map, opts);
@@ -223,7 +221,8 @@ static int module_ring_buffer(lua_State *L)
 {
   struct vns_module *m = lmodule_check(L, 1);
   const char *map = luaL_checkstring(L, 2);
-  int map_fd = bpf_table_fd(m->bpf, map);
+  int id = lmodule_map_index(m, map);
+  int map_fd = id >= 0 ? m->map_fds[id] : -1;
   if (map_fd < 0)
     return luaL_error(L, "no map named '%s' in this program", map);
   struct td_type *type = event_type(L, m, map, lua_istable(L, 4) ? 4 : 0);

@@ -4,15 +4,19 @@
 
 #include <lua.h>
 
+#include "pack.h"
+
 #define MODULE_MT "vns.module"
 #define PROG_MT "vns.prog"
 #define LINK_MT "vns.link"
 #define MAP_MT "vns.map"
 #define BUFFER_MT "vns.buffer"
 
-/* A compiled BCC module: owns the map fds. */
+/* A compiled program (a pack) with its maps created: owns the map fds. */
 struct vns_module {
-  void *bpf;
+  struct pack pack;
+  int *map_fds;   /* one per pack map */
+  int open;
 };
 
 /* A program loaded into the kernel. */
@@ -23,6 +27,9 @@ struct vns_prog {
 };
 
 struct vns_module *lmodule_check(lua_State *L, int idx);
+
+/* The index of the map named name in the module, or -1. */
+int lmodule_map_index(const struct vns_module *m, const char *name);
 
 /* Push a map handle for table `id` of the module at module_idx. */
 void lmap_push(lua_State *L, int module_idx, size_t id);

@@ -1,8 +1,7 @@
 /* lmap: BPF maps with keys and values as Lua values, laid out from BCC's
- * type descriptions. Per-CPU values come back as a 1-based array of
+ * type descriptions (kept in the program's pack). Per-CPU values come back as a 1-based array of
  * per-CPU values. Reads of whole maps use the batch syscalls where the
  * kernel has them (one syscall per chunk instead of two per entry). */
-#include <bcc/bcc_common.h>
 #include <bcc/libbpf.h>
 #include <errno.h>
 #include <linux/bpf.h>
@@ -45,16 +44,17 @@ void lmap_push(lua_State *L, int module_idx, size_t id)
   struct vns_module *mod = lmodule_check(L, module_idx);
   struct vns_map *m = lua_newuserdatauv(L, sizeof *m, 1);
   memset(m, 0, sizeof *m);
-  m->fd = bpf_table_fd_id(mod->bpf, id);
-  m->type = bpf_table_type_id(mod->bpf, id);
-  m->max_entries = bpf_table_max_entries_id(mod->bpf, id);
-  m->key_size = bpf_table_key_size_id(mod->bpf, id);
-  m->leaf_size = bpf_table_leaf_size_id(mod->bpf, id);
+  const struct pack_map *pm = &mod->pack.maps[id];
+  m->fd = mod->map_fds[id];
+  m->type = (int)pm->type;
+  m->max_entries = pm->max_entries;
+  m->key_size = pm->key_size;
+  m->leaf_size = pm->value_size;
   m->ncpus = is_percpu(m->type) ? lmap_possible_cpus() : 1;
   m->value_stride = is_percpu(m->type) ? (m->leaf_size + 7) & ~(size_t)7 : m->leaf_size;
-  snprintf(m->name, sizeof m->name, "%s", bpf_table_name(mod->bpf, id));
-  m->key = parse_or_bytes(bpf_table_key_desc_id(mod->bpf, id), m->key_size);
-  m->leaf = parse_or_bytes(bpf_table_leaf_desc_id(mod->bpf, id), m->leaf_size);
+  snprintf(m->name, sizeof m->name, "%s", pm->name);
+  m->key = parse_or_bytes(pm->key_desc, m->key_size);
+  m->leaf = parse_or_bytes(pm->leaf_desc, m->leaf_size);
   luaL_setmetatable(L, MAP_MT);
   lua_pushvalue(L, module_idx); /* the module owns the fd */
   lua_setiuservalue(L, -2, 1);

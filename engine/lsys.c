@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,7 +157,53 @@ static int sys_listdir(lua_State *L)
   return 1;
 }
 
+/* core.stat(path) -> {size, mtime, dir} | nil, message, errno */
+static int sys_stat(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st))
+    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)st.st_mtime);
+  lua_setfield(L, -2, "mtime");
+  lua_pushboolean(L, S_ISDIR(st.st_mode));
+  lua_setfield(L, -2, "dir");
+  return 1;
+}
+
+/* core.mkdirs(path) -> true | nil, message, errno */
+static int sys_mkdirs(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  int rc = util_mkdirs(path);
+  if (rc)
+    return lcore_fail(L, -rc, "%s: %s", path, strerror(-rc));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.hash(s) -> 16 hex digits of FNV-1a 64: names cache files (the
+ * file itself holds the whole key, so a collision is only a miss). */
+static int sys_hash(lua_State *L)
+{
+  size_t len;
+  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ s[i]) * 0x100000001b3ULL;
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
 static const luaL_Reg sys_funcs[] = {
+  { "stat", sys_stat },
+  { "mkdirs", sys_mkdirs },
+  { "hash", sys_hash },
   { "listdir", sys_listdir },
   { "monotime", sys_monotime },
   { "walltime", sys_walltime },

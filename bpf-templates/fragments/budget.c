@@ -12,8 +12,8 @@
  *
  * Take the token last, after every filter: a packet that would not be
  * reported must not spend one. */
-#define VNS_BUDGET_RATE {{ RATE }}ULL
-#define VNS_BUDGET_BURST {{ BURST }}ULL
+#define VNS_BUDGET_RATE {{ RATE }}
+#define VNS_BUDGET_BURST {{ BURST }}
 #define VNS_NSEC_PER_SEC 1000000000ULL
 
 /* credit counts events x 1e9, so refilling needs no division. */

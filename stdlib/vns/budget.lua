@@ -42,7 +42,7 @@ function M.code(opts, cpus)
   local rate, burst = M.per_cpu(assert(opts.max_events_per_sec, "budget: no --max-events-per-sec"),
                                 cpus or M.online_cpus())
   return template.code(template.render(template.read("fragments/budget.c"),
-                                       { RATE = template.int(rate), BURST = template.int(burst) }))
+                                       { RATE = template.value(rate, "u64"), BURST = template.value(burst, "u64") }))
 end
 
 -- Events suppressed so far, over every CPU.

@@ -12,7 +12,7 @@ end
 
 -- Each tool checks with its default options and with every variant it
 -- declares (e.g. the kprobe fallback for older kernels).
-local function option_sets(tool)
+function M.option_sets(tool)
   local sets = { {} }
   for _, variant in ipairs(tool.check_variants or {}) do sets[#sets + 1] = variant end
   return sets
@@ -20,7 +20,7 @@ end
 
 local function check_tool(tool, rows)
   local failed = 0
-  for _, argv in ipairs(option_sets(tool)) do
+  for _, argv in ipairs(M.option_sets(tool)) do
     local label = #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
     local ok, results, prog = pcall(tool.check, tool, argv)
     if ok then
@@ -43,9 +43,27 @@ local function resolve(name)
   return registry.find(name) or errors.usage("check: unknown tool '%s'", name)
 end
 
-function M.run(names)
+-- --pack DIR loads every program from packs (vnetscope compile --all);
+-- --no-cache compiles every one.
+local function cache_options(args)
+  local names, i = {}, 1
+  while i <= #args do
+    if args[i] == "--pack" then
+      if not args[i + 1] then errors.usage("check: option --pack needs a directory made by 'vnetscope compile --all'") end
+      require("vns.cache").configure({ pack = args[i + 1] })
+      i = i + 2
+    else
+      if args[i] == "--no-cache" then require("vns.cache").configure({ no_cache = true })
+      else names[#names + 1] = args[i] end
+      i = i + 1
+    end
+  end
+  return names
+end
+
+function M.run(args)
   local tools = {}
-  for _, name in ipairs(names) do tools[#tools + 1] = resolve(name) end
+  for _, name in ipairs(cache_options(args)) do tools[#tools + 1] = resolve(name) end
   if #tools == 0 then tools = registry.all() end
   local rows, failed = {}, 0
   for _, tool in ipairs(tools) do failed = failed + check_tool(tool, rows) end

@@ -1,7 +1,7 @@
 -- ctxfilter: filters on what surrounds a packet rather than its headers:
 -- the task running (--pid, --comm), the device (--dev) and a latency
 -- threshold (--threshold). Like vns.filter's flow expression, each is a C
--- boolean expression with every value a constant:
+-- boolean expression with every value a run-time constant (template.value):
 --
 --   local c = ctxfilter.compile(opts, { dev_skb = "skb", delta = "delta_ns" })
 --   template.render(text, { CTX_FILTER = c.expr })
@@ -40,12 +40,12 @@ local function tests_of(opts, cfg)
   local out = {}
   if opts.pid then
     assert(math.type(opts.pid) == "integer" and opts.pid > 0, "ctxfilter: opts.pid is not a pid")
-    out[#out + 1] = string.format("vns_current_pid() == %d", opts.pid)
+    out[#out + 1] = "vns_current_pid() == " .. template.value(opts.pid, "u32").text
   end
   if opts.threshold then
     assert(math.type(opts.threshold) == "integer" and opts.threshold >= 0, "ctxfilter: opts.threshold is not in ns")
     assert(cfg.delta, "ctxfilter: --threshold needs cfg.delta")
-    out[#out + 1] = string.format("%s >= %dULL", c_name(cfg.delta, "delta"), opts.threshold)
+    out[#out + 1] = c_name(cfg.delta, "delta") .. " >= " .. template.value(opts.threshold, "u64").text
   end
   if opts.comm then
     out[#out + 1] = string.format("vns_current_comm_is(%s, %s)", words(opts.comm:words()))

@@ -172,8 +172,9 @@ end
 
 -- ---- lowering: primitives -> atoms over the flow ---------------------------
 
-local function hex32(v) return string.format("0x%08x", v) end
-local function hex16(v) return string.format("0x%04x", v) end
+-- Values from the command line are run-time constants (template.value).
+local function value32(v) return template.value(v, "u32").text end
+local function value16(v) return template.value(v, "u16").text end
 
 -- A port as the packet's two bytes load on this host.
 local function wire16(port) return (string.unpack("=I2", string.pack(">I2", port))) end
@@ -204,10 +205,10 @@ function Lower:addr_test(a, side)
     local word = string.unpack("=I4", a.bytes, 4 * i - 3)
     local lhs = string.format("%s[%d]", self:field(side), i - 1)
     if bits == 32 then
-      tests[#tests + 1] = cmp(2, lhs, "==", hex32(word))
+      tests[#tests + 1] = cmp(2, lhs, "==", value32(word))
     elseif bits > 0 then
       local mask = string.unpack("=I4", string.pack(">I4", (0xffffffff << (32 - bits)) & 0xffffffff))
-      tests[#tests + 1] = cmp(2, "(" .. lhs .. " & " .. hex32(mask) .. ")", "==", hex32(word))
+      tests[#tests + 1] = cmp(2, "(" .. lhs .. " & " .. value32(mask) .. ")", "==", value32(word))
     end
   end
   return AND(tests)
@@ -307,8 +308,8 @@ function Lower:port_side(list, side)
       singles[#singles + 1] = r.lo
     else
       local h = "vns_ntohs(" .. field .. ")"
-      tests[#tests + 1] = AND({ r.lo > 0 and cmp(4, h, ">=", tostring(r.lo)) or TRUE,
-                                r.hi < 65535 and cmp(4, h, "<=", tostring(r.hi)) or TRUE })
+      tests[#tests + 1] = AND({ r.lo > 0 and cmp(4, h, ">=", value16(r.lo)) or TRUE,
+                                r.hi < 65535 and cmp(4, h, "<=", value16(r.hi)) or TRUE })
     end
   end
   if #singles > M.SET_MAX then
@@ -320,7 +321,7 @@ function Lower:port_side(list, side)
     end
     table.insert(tests, 1, cmp(4, string.format("%s.lookup(&%s)", self.memo[list].ports, field), "!=", "0"))
   else
-    for i, p in ipairs(singles) do table.insert(tests, i, cmp(4, field, "==", hex16(wire16(p)))) end
+    for i, p in ipairs(singles) do table.insert(tests, i, cmp(4, field, "==", value16(wire16(p)))) end
   end
   -- Only TCP, UDP, SCTP, DCCP and UDP-Lite have ports; others read as 0.
   local has = zero and atom(4, self:field("has_ports")) or TRUE
@@ -330,7 +331,7 @@ end
 -- ARP is an ethertype, not an IP protocol (read with L3; a program
 -- that shows ARP addresses adds VNS_FLOW_ARP to l3_flags itself).
 function Lower:arp()
-  return cmp(0, self:field("ethertype"), "==", hex16(wire16(0x0806)))
+  return cmp(0, self:field("ethertype"), "==", string.format("0x%04x", wire16(0x0806)))
 end
 
 function Lower:protos(all)
@@ -345,7 +346,7 @@ function Lower:protos(all)
     tests[#tests + 1] = cmp(1, string.format("%s.lookup(&%s)", name, self:field("proto")), "!=", "0")
   else
     for _, p in ipairs(list) do
-      local t = cmp(1, self:field("proto"), "==", tostring(p.num))
+      local t = cmp(1, self:field("proto"), "==", template.value(p.num, "u8").text)
       -- Protocol 0 is also what a non-IP packet reads as.
       if p.num == 0 then t = AND({ cmp(0, self:field("family"), "!=", "0"), t }) end
       tests[#tests + 1] = t
@@ -367,7 +368,7 @@ function Lower:node(n)
   if t == "vlan" then
     local tagged = cmp(0, self:field("nvlan"), "!=", "0")
     if n.id == nil then return tagged end
-    local id = cmp(0, self:field("vlan"), "==", tostring(n.id))
+    local id = cmp(0, self:field("vlan"), "==", value16(n.id))
     return n.id == 0 and AND({ tagged, id }) or id
   end
   if t == "proto" then

@@ -16,6 +16,9 @@ Usage:
   vnetscope -e 'LUA' [opts]       run Lua text
   vnetscope list                  shipped tools, their layer and kind
   vnetscope check [TOOL|FILE...]  compile and verifier-load, attach nothing
+  vnetscope compile TOOL [opts] -o FILE [--kernel-release R --kernel-headers DIR]
+                                  a pack that loads without compiling (--pack FILE)
+  vnetscope cache list|clear      the compiled programs kept in /var/cache/vnetscope
   vnetscope doctor                what this kernel supports, per tool
   vnetscope --version
 
@@ -31,6 +34,14 @@ end
 
 function commands.check(_, args)
   return require("vns.check").run(args)
+end
+
+function commands.compile(_, args)
+  return require("vns.cachecmd").compile(args)
+end
+
+function commands.cache(_, args)
+  return require("vns.cachecmd").cache(args)
 end
 
 function commands.doctor(_, args)

@@ -44,6 +44,13 @@ M.types = {
     end,
     form = function() return "a time with a unit: ns, us, ms or s (500us, 100ms, 1.5s), up to 1h" end,
   },
+  -- A file or directory to read; it never reaches generated C.
+  path = {
+    parse = function(text)
+      if #text >= 1 and #text <= 4096 and not text:find("%c") then return text end
+    end,
+    form = function() return "a path of 1-4096 characters without control characters" end,
+  },
   choice = {
     parse = function(text, spec)
       for _, v in ipairs(spec.values) do if v == text then return v end end
@@ -155,6 +162,9 @@ function M.common(defaults, kind)
   list[#list + 1] = { name = "format", type = "choice", values = { "text", "json" }, default = "text",
                       help = "text, or one JSON object per line" }
   list[#list + 1] = { name = "emit-c", type = "flag", help = "print the generated BPF C and exit" }
+  list[#list + 1] = { name = "no-cache", type = "flag", help = "compile, neither using nor filling the cache" }
+  list[#list + 1] = { name = "pack", type = "path",
+                      help = "load the program from a pack made by 'vnetscope compile' (a file or directory)" }
   return list
 end
 

@@ -1,9 +1,10 @@
--- program: compile generated C, load its functions, attach them by BCC's
+-- program: compile generated C (through the cache), load its functions, attach them by BCC's
 -- naming conventions, and detach everything on close.
 --   tracepoint__CAT__NAME    -> tracepoint CAT:NAME   (TRACEPOINT_PROBE)
 --   raw_tracepoint__NAME     -> raw tracepoint NAME   (RAW_TRACEPOINT_PROBE)
 --   kprobe__FN / kretprobe__FN -> kprobe on FN
 -- Other functions are attached by the script with prog:attach().
+local cache = require "vns.cache"
 local core = require "vns.core"
 local errors = require "vns.errors"
 
@@ -85,10 +86,13 @@ function M.require_privilege()
   end
 end
 
+-- Compile text, or load it from the cache or a pack (vns.cache). opts:
+-- debug (BCC's flags), about (a label for `vnetscope cache list`).
 function M.compile(text, opts)
+  opts = opts or {}
   M.require_privilege()
   check_tracepoints(text)
-  local mod, err = core.compile(text, { cflags = M.cflags(), debug = opts and opts.debug })
+  local mod, err = cache.module(text, { cflags = M.cflags(), debug = opts.debug, about = opts.about })
   if not mod then
     errors.fail("compile failed:\n%s", with_context(err, text))
   end

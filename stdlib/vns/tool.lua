@@ -24,6 +24,7 @@
 -- line: events as `row` with type "event", reports as `data` with time
 -- fields added, and for details tools a "stats" object every interval.
 local budget = require "vns.budget"
+local cache = require "vns.cache"
 local core = require "vns.core"
 local events = require "vns.events"
 local options = require "vns.options"
@@ -61,7 +62,7 @@ end
 -- Compile and load every program without attaching (vnetscope check).
 function Tool:check(argv)
   local opts = options.parse(self:specs(), argv or {})
-  local prog = program.compile(self:generate(opts))
+  local prog = program.compile(self:generate(opts), { about = self.name })
   local results = {}
   for _, p in ipairs(prog:load_all()) do
     local info = p.prog:info() or {}
@@ -137,7 +138,8 @@ function Tool:run(argv)
     io.write(text)
     return 0
   end
-  local prog <close> = program.compile(text)
+  cache.configure(opts)
+  local prog <close> = program.compile(text, { about = self.name })
   if core.interrupted() then return 130 end
   local run = { tool = self, opts = opts, program = prog, reports = 0 }
   if self.prepare then self.prepare(run) end

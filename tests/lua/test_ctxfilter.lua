@@ -18,22 +18,25 @@ function T.nothing_given_is_true()
   eq(c.any, false)
 end
 
--- "eth0" loads as 812151909 (0x30687465) and 0; "nginx" as 0x786e69676e.
+-- "eth0" loads as 0x30687465 and 0; "nginx" as 0x786e69676e. Every value
+-- is a run-time constant, VNS_VALUE(T, 0x...).
 function T.golden_expressions()
-  eq(compile({ "--pid", "42" }).text, "vns_current_pid() == 42")
-  eq(compile({ "--comm", "nginx" }).text, "vns_current_comm_is(517248477038, 0)")
+  eq(compile({ "--pid", "42" }).text, "vns_current_pid() == VNS_VALUE(u32, 0x2a)")
+  eq(compile({ "--comm", "nginx" }).text, "vns_current_comm_is(VNS_VALUE(u64, 0x786e69676e), VNS_VALUE(u64, 0x0))")
   eq(compile({ "--dev", "eth0" }, { dev = "key.dev" }).text,
-     "*(u64 *)&key.dev[0] == 812151909 && *(u64 *)&key.dev[8] == 0")
-  eq(compile({ "--dev", "eth0" }, { dev_skb = "skb" }).text, "vns_skb_dev_is(skb, 812151909, 0)")
-  eq(compile({ "--threshold", "100us" }, { delta = "delta_ns" }).text, "delta_ns >= 100000ULL")
+     "*(u64 *)&key.dev[0] == VNS_VALUE(u64, 0x30687465) && *(u64 *)&key.dev[8] == VNS_VALUE(u64, 0x0)")
+  eq(compile({ "--dev", "eth0" }, { dev_skb = "skb" }).text,
+     "vns_skb_dev_is(skb, VNS_VALUE(u64, 0x30687465), VNS_VALUE(u64, 0x0))")
+  eq(compile({ "--threshold", "100us" }, { delta = "delta_ns" }).text, "delta_ns >= VNS_VALUE(u64, 0x186a0)")
 end
 
 -- Cheapest first: pid, threshold, comm, then the device's probe reads.
 function T.order_cheapest_first()
   local c = compile({ "--dev", "eth0", "--comm", "nginx", "--threshold", "1ms", "--pid", "7" },
                     { dev_skb = "skb", delta = "d" })
-  eq(c.text, "vns_current_pid() == 7 && d >= 1000000ULL && vns_current_comm_is(517248477038, 0)"
-             .. " && vns_skb_dev_is(skb, 812151909, 0)")
+  eq(c.text, "vns_current_pid() == VNS_VALUE(u32, 0x7) && d >= VNS_VALUE(u64, 0xf4240)"
+             .. " && vns_current_comm_is(VNS_VALUE(u64, 0x786e69676e), VNS_VALUE(u64, 0x0))"
+             .. " && vns_skb_dev_is(skb, VNS_VALUE(u64, 0x30687465), VNS_VALUE(u64, 0x0))")
   eq(c.any, true)
 end
 

@@ -213,6 +213,7 @@ local type_specs = {
   pid = { name = "t-pid", type = "pid" },
   comm = { name = "t-comm", type = "comm" },
   filter = { name = "t-filter", type = "filter" },
+  path = { name = "t-path", type = "path" },
 }
 
 -- Names the kernel allows: an interface name may hold quotes and
@@ -226,6 +227,12 @@ for _, text in ipairs(syntax) do
 end
 allowed.comm = {}
 for _, text in ipairs(syntax) do allowed.comm[text] = true end
+-- A path (--pack) is only opened, never pasted into C: any printable
+-- text of 1-4096 characters. Control characters and overlong text are
+-- still refused (crafted's "tcp\n", "1\r", "a\0b" and 100000 bytes).
+allowed.path = { ['10.0.0.1"'] = true, ['"; } int x; {"'] = true, ["'"] = true, ["80\\"] = true,
+                 ["\\x41"] = true, ["*/"] = true, ["/*"] = true, ["x */ y"] = true, ["1 /* c */"] = true }
+for _, text in ipairs(syntax) do allowed.path[text] = true end
 
 local function refused(tname, spec, text)
   local ok, err = pcall(options.parse, { spec }, { "--" .. spec.name, text })
@@ -249,6 +256,24 @@ function T.crafted_values_rejected_for_every_type()
         if not (allowed[tname] and allowed[tname][text]) then refused(tname, spec, text) end
       end
     end
+  end
+end
+
+-- The path type (--pack): 1-4096 characters, none of them a control
+-- character; the text is kept as given.
+function T.path_values()
+  local pspec = type_specs.path
+  local function parse_path(text) return options.parse({ pspec }, { "--" .. pspec.name, text }).t_path end
+  for _, text in ipairs({ "/tmp/x.pack", "x", "rel/dir", "/a b/c'd\"e",
+                          string.rep("p", 4096) }) do
+    eq(parse_path(text), text, text:sub(1, 60))
+  end
+  for _, text in ipairs({ "", "a\nb", "/tmp/x\n", "a\0b", "\0", "a\rb", "a\tb", "a\27b", "a\127b",
+                          string.rep("p", 4097) }) do
+    refused("path", pspec, text)
+    local err = usage_err("option --t-path: '", parse_path, text)
+    has(err.msg, "; expected " .. form_of("path"))
+    has(err.msg, "a path of 1-4096 characters without control characters")
   end
 end
 

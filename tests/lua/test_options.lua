@@ -124,6 +124,19 @@ function T.flag()
     local err = usage_err("option --emit-c takes no value", parse, arg)
     has(err.msg, "--emit-c")
   end
+  eq(parse().no_cache, false)
+  eq(parse("--no-cache").no_cache, true)
+  usage_err("option --no-cache takes no value", parse, "--no-cache=1")
+end
+
+-- --pack takes a path (test_net checks what the path type refuses).
+function T.pack_path()
+  eq(parse("--pack", "/tmp/x.pack").pack, "/tmp/x.pack")
+  eq(parse("--pack=dir/packs").pack, "dir/packs")
+  usage_err("option --pack needs a value", parse, "--pack")
+  local err = bad_value("pack", "a\nb")
+  has(err.msg, "a path of 1-4096 characters without control characters")
+  bad_value("pack", "")
 end
 
 function T.ifname_valid()
@@ -226,7 +239,9 @@ end
 
 function T.defaults_applied()
   local v = parse()
-  eq(v, { interval = 1, top = 20, format = "text", emit_c = false, mode = "fast" })
+  -- Absent flags read false; --pack has no default.
+  eq(v, { interval = 1, top = 20, format = "text", emit_c = false, no_cache = false, mode = "fast" })
+  eq(v.pack, nil)
   v = options.parse(options.common({ interval = 5, top = 3 }), {})
   eq({ v.interval, v.top }, { 5, 3 })
 end
@@ -258,11 +273,12 @@ function T.help_text()
   has(text, "rows per report (default 20)")
   has(text, "(default text)")
   has(text, "(default fast)")
+  has(text, "--pack PATH")
   has(text, "-h, --help")
   has(text, "Examples:\n  vnetscope demo -i 5 -d 60\n  vnetscope demo --dev eth0\n")
   has(text, "Requires: tracepoint skb:kfree_skb")
   for line in text:gmatch("[^\n]*") do
-    if line:find("--emit-c", 1, true) then hasnt(line, "FLAG") end
+    if line:find("--emit-c", 1, true) or line:find("--no-cache", 1, true) then hasnt(line, "FLAG") end
     if line:find("--duration", 1, true) then hasnt(line, "default") end
   end
 end

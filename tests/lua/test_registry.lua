@@ -110,10 +110,11 @@ end
 -- "eth0" is the words 0x30687465 and 0.
 function T.drop_summary_dev_filter()
   local text = generate("drop-summary", { "--dev", "eth0" })
-  has(text, "if (!(*(u64 *)&key.dev[0] == 812151909 && *(u64 *)&key.dev[8] == 0))\n    return 0;")
+  has(text, "if (!(*(u64 *)&key.dev[0] == VNS_VALUE(u64, 0x30687465) && *(u64 *)&key.dev[8] == VNS_VALUE(u64, 0x0)))"
+              .. "\n    return 0;")
   hasnt(text, "eth0")
   text = generate("drop-summary", { "--dev", "abcdefghijklmno" })
-  has(text, "== 7523094288207667809 && *(u64 *)&key.dev[8] == 31365138664352361)")
+  has(text, "== VNS_VALUE(u64, 0x6867666564636261) && *(u64 *)&key.dev[8] == VNS_VALUE(u64, 0x6f6e6d6c6b6a69)))")
 end
 
 -- --group-by picks the key; --stack-sample and --exclude-unspecified add code.

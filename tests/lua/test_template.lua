@@ -67,6 +67,44 @@ function T.int_needs_an_integer()
   checkerr("template.int needs an integer", template.int, nil)
 end
 
+-- A value given at launch: VNS_VALUE(T, 0x...), which the cache patches.
+function T.value_formats_typed_hex()
+  local v = template.value(0x3500, "u16")
+  eq(template.is_typed(v), true)
+  eq(v.text, "VNS_VALUE(u16, 0x3500)")
+  eq(template.value(0, "u8").text, "VNS_VALUE(u8, 0x0)")
+  eq(template.value(255, "u8").text, "VNS_VALUE(u8, 0xff)")
+  eq(template.value(0xffff, "u16").text, "VNS_VALUE(u16, 0xffff)")
+  eq(template.value(0x0100000a, "u32").text, "VNS_VALUE(u32, 0x100000a)")
+  eq(template.value(0xffffffff, "u32").text, "VNS_VALUE(u32, 0xffffffff)")
+  eq(template.value(math.maxinteger, "u64").text, "VNS_VALUE(u64, 0x7fffffffffffffff)")
+  eq(template.render("x == {{ V }};", { V = template.value(6, "u8") }), "x == VNS_VALUE(u8, 0x6);")
+end
+
+-- u64 values above 2^63 are negative Lua integers: printed as their bits.
+function T.value_negative_u64_is_bits()
+  eq(template.value(-1, "u64").text, "VNS_VALUE(u64, 0xffffffffffffffff)")
+  eq(template.value(math.mininteger, "u64").text, "VNS_VALUE(u64, 0x8000000000000000)")
+end
+
+function T.value_rejects_bad_ctype_and_values()
+  for _, ctype in ipairs({ "u128", "s32", "int", "U32", "", 32 }) do
+    checkerr("template.value: ctype must be u8, u16, u32 or u64", template.value, 1, ctype)
+  end
+  checkerr("template.value: ctype must be u8, u16, u32 or u64", template.value, 1, nil)
+  for _, v in ipairs({ 1.5, 2.0, "5", true, {} }) do
+    checkerr("template.value needs an integer", template.value, v, "u32")
+  end
+  checkerr("template.value needs an integer", template.value, nil, "u32")
+  local range = {
+    { 256, "u8" }, { -1, "u8" }, { 0x10000, "u16" }, { -1, "u16" },
+    { 0x100000000, "u32" }, { -1, "u32" }, { math.mininteger, "u32" },
+  }
+  for _, r in ipairs(range) do
+    checkerr("template.value: out of range for " .. r[2], template.value, r[1], r[2])
+  end
+end
+
 function T.code_needs_a_string()
   for _, v in ipairs({ 5, true, {}, template.int(1) }) do
     checkerr("template.code needs a string", template.code, v)
@@ -82,27 +120,31 @@ function T.is_typed()
   eq(template.is_typed("x"), false)
 end
 
--- "eth0" = 65 74 68 30 00.. read as little-endian u64 words.
+-- "eth0" = 65 74 68 30 00.. read as little-endian u64 words, each a
+-- run-time constant (template.value).
 function T.ifname_words_eth0()
   local lo, hi = template.ifname_words("eth0")
-  eq(lo.text, "812151909")            -- 0x30687465
-  eq(hi.text, "0")
-  eq(lo.text, string.format("%d", 0x30687465))
+  eq(template.is_typed(lo), true)
+  eq(template.is_typed(hi), true)
+  eq(lo.text, "VNS_VALUE(u64, 0x30687465)")
+  eq(hi.text, "VNS_VALUE(u64, 0x0)")
+  eq(lo.text, string.format("VNS_VALUE(u64, 0x%x)", 0x30687465))
 end
 
 function T.ifname_words_15_chars()
   local lo, hi = template.ifname_words("abcdefghijklmno")
-  eq(lo.text, string.format("%d", 0x6867666564636261))   -- "abcdefgh"
-  eq(hi.text, string.format("%d", 0x006f6e6d6c6b6a69))   -- "ijklmno\0"
-  eq(lo.text, "7523094288207667809")
-  eq(hi.text, "31365138664352361")
+  eq(lo.text, string.format("VNS_VALUE(u64, 0x%x)", 0x6867666564636261))   -- "abcdefgh"
+  eq(hi.text, string.format("VNS_VALUE(u64, 0x%x)", 0x006f6e6d6c6b6a69))   -- "ijklmno\0"
+  eq(lo.text, "VNS_VALUE(u64, 0x6867666564636261)")
+  eq(hi.text, "VNS_VALUE(u64, 0x6f6e6d6c6b6a69)")
 end
 
--- A byte >= 0x80 in the top byte of a word makes it negative in Lua.
+-- A byte >= 0x80 in the top byte of a word makes it negative in Lua;
+-- the word still prints as its unsigned bits.
 function T.ifname_words_high_bytes()
   local lo, hi = template.ifname_words("abcdefg\xe9x")
-  eq(lo.text, "0xe967666564636261ULL")
-  eq(hi.text, "120")                   -- "x"
+  eq(lo.text, "VNS_VALUE(u64, 0xe967666564636261)")
+  eq(hi.text, "VNS_VALUE(u64, 0x78)")                   -- "x"
 end
 
 -- A name the kernel cannot have (empty, or 16+ bytes with no room for

@@ -12,4 +12,11 @@
 #define vns_read bpf_probe_read
 #endif
 
+/* A value given at launch (an address, a port, a pid...). It is loaded
+ * by one ld_imm64 the compiler cannot see through, so the code is the
+ * same for every value and a cached program takes a new one by patching
+ * that instruction (stdlib/vns/cache.lua). v is an integer literal. */
+#define VNS_VALUE(T, v) \
+  ({ u64 __vns_v; asm volatile("%0 = " #v " ll" : "=r"(__vns_v)); (T)__vns_v; })
+
 #endif

@@ -1,0 +1,297 @@
+-- cache: compiled programs kept as packs (engine/pack.h), so that a run
+-- whose program has the same shape loads without compiling: no clang,
+-- no LLVM in memory.
+--
+-- The shape is the generated C with every value given at launch
+-- (template.value, VNS_VALUE in the C) replaced by a numbered sentinel.
+-- The program is compiled once with the sentinels; the engine records the
+-- one instruction each sentinel became and patches the real values in at
+-- load. What changes the code itself (a filter present or not, how many
+-- addresses, which grouping) changes the text and so the key.
+--
+-- The key is everything that decides the compiled code: the shape, the
+-- kernel (release, build, headers), the compiler (libbcc, LLVM), the
+-- vns headers programs include, the cflags and vnetscope's version. The
+-- entry file holds its whole key: a file made for another key, or
+-- damaged (CRC32), is never loaded; it is compiled again.
+local core = require "vns.core"
+local errors = require "vns.errors"
+
+local M = {}
+
+-- "VNS\0", a marker, then the value's number: unlike any constant a
+-- program has of its own (and pack_bind checks that it is unique).
+M.SENTINEL = 0x564e5300c0de0000
+
+M.DEFAULT_MAX_MB = 64
+
+-- Where packs come from: the cache (default), nowhere (--no-cache), or a
+-- file or directory made by `vnetscope compile` (--pack).
+local source = { kind = "cache" }
+
+function M.configure(opts)
+  if opts.no_cache then source = { kind = "none" } end
+  if opts.pack then source = { kind = "pack", path = opts.pack } end
+end
+
+function M.dir()
+  local base = os.getenv("VNETSCOPE_CACHE_DIR")
+  return (base and base ~= "" and base or "/var/cache/vnetscope") .. "/programs"
+end
+
+function M.max_bytes()
+  local text = os.getenv("VNETSCOPE_CACHE_MAX_MB")
+  local mb = text and math.tointeger(tonumber(text)) or M.DEFAULT_MAX_MB
+  if not mb or mb < 1 then
+    errors.usage("VNETSCOPE_CACHE_MAX_MB=%s: give a whole number of megabytes, 1 or more", text)
+  end
+  return mb * 1024 * 1024
+end
+
+-- text -> shape, values, sentinels (value i was replaced by sentinel i).
+function M.abstract(text)
+  local values, sentinels = {}, {}
+  local shape = text:gsub("VNS_VALUE%((u%d+), 0x(%x+)%)", function(ctype, hex)
+    local i = #values + 1
+    values[i] = math.tointeger(tonumber(hex, 16))
+    sentinels[i] = M.SENTINEL + i
+    return string.format("VNS_VALUE(%s, 0x%x)", ctype, sentinels[i])
+  end)
+  return shape, values, sentinels
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+-- The vns headers are part of every program but not of its text.
+local includes_hash
+local function includes()
+  if not includes_hash then
+    local dir = core.share_dir .. "/bpf-templates/include/vns"
+    local list = assert(core.listdir(dir))
+    table.sort(list, function(a, b) return a.name < b.name end)
+    local parts = {}
+    for _, e in ipairs(list) do
+      parts[#parts + 1] = e.name .. "\n" .. assert(read_file(dir .. "/" .. e.name))
+    end
+    includes_hash = core.hash(table.concat(parts, "\0"))
+  end
+  return includes_hash
+end
+
+-- The kernel programs are compiled for: this one, or the one `vnetscope
+-- compile --kernel-release R --kernel-headers DIR` names.
+local target
+function M.set_target(release, headers_dir)
+  core.use_kernel_headers(headers_dir)
+  target = { release = release, kernel = "-", headers = core.kheaders_identity() }
+end
+
+local function this_kernel()
+  local version = read_file("/proc/sys/kernel/version") or "-"
+  return { release = core.kernel_release(), kernel = version:gsub("%s+$", ""),
+           headers = core.kheaders_identity() }
+end
+
+-- The first lines must match wherever a pack is loaded (vnetscope, the
+-- kernel release, the vns headers); the next ones describe the build
+-- host; the shape follows the empty line.
+function M.key(shape, cflags, kernel)
+  return table.concat({
+    "vnetscope " .. core.version,
+    "release " .. kernel.release,
+    "includes " .. includes(),
+    "kernel " .. kernel.kernel,
+    "headers " .. kernel.headers,
+    "compiler " .. core.compiler_identity(),
+    "cflags " .. table.concat(cflags, " "),
+    "",
+    shape,
+  }, "\n")
+end
+
+local function key_field(key, name)
+  return key:match("^" .. name .. " ([^\n]*)") or key:match("\n" .. name .. " ([^\n]*)")
+end
+
+local function key_shape(key) return key:match("\n\n(.*)$") end
+
+-- What a pack must match on the machine it runs on.
+local function portable(key)
+  return table.concat({ key_field(key, "vnetscope") or "?", key_field(key, "release") or "?",
+                        key_field(key, "includes") or "?", key_shape(key) or "" }, "\n")
+end
+
+local function entry_path(key) return M.dir() .. "/" .. core.hash(key) .. ".pack" end
+
+-- Write whole or not at all: readers see the old file or the new one.
+local function store(path, bytes)
+  local dir = path:match("^(.*)/[^/]+$")
+  if not core.mkdirs(dir) then return false end
+  local tmp = string.format("%s.tmp-%d-%d", path, core.getpid(), core.monotime() % 1000000)
+  local f = io.open(tmp, "wb")
+  if not f then return false end
+  local ok = f:write(bytes) and f:close()
+  if not ok or not os.rename(tmp, path) then
+    os.remove(tmp)
+    return false
+  end
+  return true
+end
+
+local function entries()
+  local out = {}
+  for _, e in ipairs(core.listdir(M.dir()) or {}) do
+    if e.name:match("%.pack$") then
+      local path = M.dir() .. "/" .. e.name
+      local st = core.stat(path)
+      if st then out[#out + 1] = { name = e.name, path = path, size = st.size, mtime = st.mtime } end
+    end
+  end
+  table.sort(out, function(a, b) return a.mtime > b.mtime or (a.mtime == b.mtime and a.name < b.name) end)
+  return out
+end
+
+-- Over the bound, the oldest entries go (down to 3/4 of it), never the
+-- newest: it was just written for this run.
+local function trim()
+  local list, total, limit = entries(), 0, M.max_bytes()
+  for _, e in ipairs(list) do total = total + e.size end
+  if total <= limit then return end
+  for i = #list, 2, -1 do
+    if total <= limit * 3 // 4 then break end
+    if os.remove(list[i].path) then total = total - list[i].size end
+  end
+end
+
+-- The entry at path, if it is whole and made for key; a damaged one is
+-- removed, with one line saying so.
+local function try_entry(path, key, values)
+  local bytes = read_file(path)
+  if not bytes then return nil end
+  local mod, err, code = core.load_pack(bytes, { key = key, values = values })
+  if mod then return mod end
+  if code == "corrupt" then
+    io.stderr:write(string.format("vnetscope: cache entry %s is damaged (%s); compiling again\n", path, err))
+    os.remove(path)
+    return nil
+  end
+  if code == "key" then return nil end
+  return nil, err, code
+end
+
+local function compile_entry(shape, sentinels, key, opts)
+  return core.compile_pack(shape, { cflags = opts.cflags, debug = opts.debug, sentinels = sentinels,
+                                    key = key, about = opts.about or "" })
+end
+
+-- A pack for text: with its values patchable when the compiled code
+-- allows it, else for these values only. Returns bytes, key, values.
+local function compile_pack(text, kernel, opts)
+  local shape, values, sentinels = M.abstract(text)
+  local key = M.key(shape, opts.cflags, kernel)
+  local bytes, err, code = compile_entry(shape, sentinels, key, opts)
+  if not bytes and code == "unpatchable" then
+    key, values = M.key(text, opts.cflags, kernel), {}
+    bytes, err, code = compile_entry(text, {}, key, opts)
+  end
+  return bytes, key, values, err, code
+end
+
+local function from_cache(text, opts)
+  local kernel = this_kernel()
+  local shape, values = M.abstract(text)
+  local key = M.key(shape, opts.cflags, kernel)
+  local mod, err, code = try_entry(entry_path(key), key, values)
+  if mod or err then return mod, err, code end
+  -- Values that could not be patched are part of the key.
+  local exact = M.key(text, opts.cflags, kernel)
+  mod, err, code = try_entry(entry_path(exact), exact, {})
+  if mod or err then return mod, err, code end
+  local bytes, used_key, used_values
+  bytes, used_key, used_values, err, code = compile_pack(text, kernel, opts)
+  if not bytes then return nil, err, code end
+  if store(entry_path(used_key), bytes) then trim() end
+  return core.load_pack(bytes, { key = used_key, values = used_values })
+end
+
+local function pack_file(path, key)
+  local st = core.stat(path)
+  if st and st.dir then return path .. "/" .. core.hash(portable(key)) .. ".pack" end
+  return path
+end
+
+-- A pack made elsewhere: it must be for this kernel and this shape.
+local function from_pack(text, opts)
+  local shape, values = M.abstract(text)
+  local want = M.key(shape, opts.cflags, this_kernel())
+  local path = pack_file(source.path, want)
+  local bytes, err = read_file(path)
+  if not bytes then
+    errors.fail("--pack: %s; make it with 'vnetscope compile' for kernel %s", err, core.kernel_release())
+  end
+  local info, why = core.pack_info(bytes)
+  if not info then errors.fail("--pack %s: not a usable pack: %s", path, why) end
+  local have = info.key
+  if key_field(have, "release") ~= key_field(want, "release") then
+    errors.fail("--pack %s was compiled for kernel %s; this kernel is %s: compile it with "
+                .. "'vnetscope compile ... --kernel-release %s' on a build host with this kernel's headers, or here",
+                path, key_field(have, "release"), key_field(want, "release"), key_field(want, "release"))
+  end
+  if portable(have) ~= portable(want) then
+    local shape_differs = key_shape(have) ~= key_shape(want)
+    errors.fail("--pack %s %s: compile it with the same options (values may differ) here, or on a build "
+                .. "host with the headers of %s", path,
+                shape_differs and "holds another program than these options make"
+                or "was made by another vnetscope version", key_field(want, "release"))
+  end
+  local mod
+  mod, err = core.load_pack(bytes, { key = have, values = values })
+  if not mod then errors.fail("--pack %s: %s", path, err) end
+  return mod
+end
+
+-- A module for text, compiled or from a pack. opts: cflags, debug, about.
+function M.module(text, opts)
+  if source.kind == "none" then return core.compile(text, opts) end
+  if source.kind == "pack" then return from_pack(text, opts) end
+  return from_cache(text, opts)
+end
+
+-- `vnetscope compile`: write the pack for text to path (a file, or a
+-- directory where --pack DIR finds it). Returns the file written.
+function M.write_pack(text, opts, path)
+  local kernel = target or this_kernel()
+  local bytes, key, _, err = compile_pack(text, kernel, opts)
+  if not bytes then return nil, err end
+  local st = core.stat(path)
+  local file = st and st.dir and (path .. "/" .. core.hash(portable(key)) .. ".pack") or path
+  if not store(file, bytes) then return nil, "cannot write " .. file end
+  return file
+end
+
+function M.list()
+  local rows = {}
+  for _, e in ipairs(entries()) do
+    local info = core.pack_info(read_file(e.path) or "")
+    rows[#rows + 1] = { name = e.name, size = e.size, mtime = e.mtime,
+                        release = info and key_field(info.key, "release") or "?",
+                        about = info and info.about or "(damaged)" }
+  end
+  return rows
+end
+
+function M.clear()
+  local n = 0
+  for _, e in ipairs(entries()) do
+    if os.remove(e.path) then n = n + 1 end
+  end
+  return n
+end
+
+return M

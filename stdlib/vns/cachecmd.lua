@@ -1,0 +1,113 @@
+-- cachecmd: the commands `vnetscope compile` (packs for this or another
+-- kernel) and `vnetscope cache {list,clear}`.
+local cache = require "vns.cache"
+local check = require "vns.check"
+local core = require "vns.core"
+local errors = require "vns.errors"
+local output = require "vns.output"
+local program = require "vns.program"
+local registry = require "vns.registry"
+
+local M = {}
+
+local USAGE = "usage: vnetscope compile TOOL [tool options] -o FILE|DIR "
+              .. "[--kernel-release R --kernel-headers DIR], or compile --all -o DIR [...]"
+
+-- Take compile's own options out of args; the rest are the tool's.
+local function split(args)
+  local own, rest, i = {}, {}, 1
+  local takes = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
+                  ["--kernel-headers"] = "headers" }
+  while i <= #args do
+    local a = args[i]
+    local name = takes[a]
+    if name then
+      if args[i + 1] == nil then errors.usage("compile: option %s needs a value; %s", a, USAGE) end
+      own[name] = args[i + 1]
+      i = i + 2
+    else
+      if a == "--all" then own.all = true else rest[#rest + 1] = a end
+      i = i + 1
+    end
+  end
+  return own, rest
+end
+
+local function check_target(own)
+  if not own.out then errors.usage("compile: option -o is required; %s", USAGE) end
+  if (own.release == nil) ~= (own.headers == nil) then
+    errors.usage("compile: give --kernel-release and --kernel-headers together (the release the "
+                 .. "headers are for), or neither to compile for this kernel")
+  end
+  if own.release then
+    if #own.release > 64 or not own.release:match("^[%w][%w._+~-]*$") then
+      errors.usage("compile: option --kernel-release: '%s' is not a kernel release (like 6.1.0-56-cloud-amd64)",
+                   own.release)
+    end
+    local st = core.stat(own.headers .. "/include")
+    if not (st and st.dir) then
+      errors.usage("compile: option --kernel-headers: %s has no include/ directory; give a kernel build "
+                   .. "tree such as /usr/src/linux-headers-R or /lib/modules/R/build", own.headers)
+    end
+    cache.set_target(own.release, own.headers)
+  end
+end
+
+local function compile_one(tool, argv, out)
+  local options = require "vns.options"
+  local opts = options.parse(tool:specs(), argv)
+  local label = #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
+  local file, err = cache.write_pack(tool:generate(opts), { cflags = program.cflags(), about = label }, out)
+  if not file then errors.fail("compile %s: %s", label, err) end
+  print(string.format("%s: %s", label, file))
+end
+
+function M.compile(args)
+  local own, rest = split(args)
+  check_target(own)
+  program.require_privilege()
+  if own.all then
+    if #rest > 0 then errors.usage("compile --all takes no tool or tool options; %s", USAGE) end
+    if not core.mkdirs(own.out) then errors.fail("compile: cannot create directory %s", own.out) end
+    for _, tool in ipairs(registry.all()) do
+      for _, argv in ipairs(check.option_sets(tool)) do compile_one(tool, argv, own.out) end
+    end
+    return 0
+  end
+  local name = table.remove(rest, 1)
+  if not name then errors.usage("compile: which tool? %s", USAGE) end
+  local tool = name:match("%.lua$") and registry.load(name, "script") or registry.find(name)
+  if not tool then errors.usage("compile: unknown tool '%s' (see 'vnetscope list')", name) end
+  compile_one(tool, rest, own.out)
+  return 0
+end
+
+local function age(seconds)
+  if seconds < 120 then return string.format("%ds", seconds) end
+  if seconds < 7200 then return string.format("%dm", seconds // 60) end
+  if seconds < 172800 then return string.format("%dh", seconds // 3600) end
+  return string.format("%dd", seconds // 86400)
+end
+
+function M.cache(args)
+  local what = args[1]
+  if what == "list" and #args == 1 then
+    local rows, total = {}, 0
+    local now = os.time()
+    for _, e in ipairs(cache.list()) do
+      rows[#rows + 1] = { e.name, string.format("%.1f KiB", e.size / 1024), age(math.max(0, now - e.mtime)),
+                          e.release, e.about }
+      total = total + e.size
+    end
+    output.table(io.stdout, { "ENTRY", "SIZE", "AGE", "KERNEL", "PROGRAM" }, rows)
+    print(string.format("%d entries, %.1f KiB in %s (bound %d MiB, VNETSCOPE_CACHE_MAX_MB)", #rows,
+                        total / 1024, cache.dir(), cache.max_bytes() // (1024 * 1024)))
+    return 0
+  elseif what == "clear" and #args == 1 then
+    print(string.format("removed %d entries from %s", cache.clear(), cache.dir()))
+    return 0
+  end
+  errors.usage("cache: give 'list' or 'clear' (vnetscope cache list | vnetscope cache clear)")
+end
+
+return M
