@@ -38,8 +38,10 @@ static __always_inline int vns_budget_take(void)
   if (elapsed > VNS_NSEC_PER_SEC)
     elapsed = VNS_NSEC_PER_SEC;
   u64 credit = b->credit + elapsed * VNS_BUDGET_RATE;
-  if (credit > VNS_BUDGET_BURST * VNS_NSEC_PER_SEC)
-    credit = VNS_BUDGET_BURST * VNS_NSEC_PER_SEC;
+  /* Each value once in the code: the cache patches one instruction. */
+  u64 full = VNS_BUDGET_BURST * VNS_NSEC_PER_SEC;
+  if (credit > full)
+    credit = full;
   b->last_ns = now;
   if (credit < VNS_NSEC_PER_SEC) {
     b->credit = credit;

@@ -19,9 +19,13 @@ local errors = require "vns.errors"
 
 local M = {}
 
--- "VNS\0", a marker, then the value's number: unlike any constant a
--- program has of its own (and pack_bind checks that it is unique).
-M.SENTINEL = 0x564e5300c0de0000
+-- Sentinel i: both 32-bit halves carry i under a marker ("VN" above, a
+-- different one below), so no half of one sentinel equals a half of
+-- another, nor a constant a program has of its own (pack_bind checks).
+function M.sentinel(i)
+  assert(i >= 1 and i < 0x10000, "cache: too many run-time constants")
+  return ((0x564e0000 | i) << 32) | (0x7c0d0000 | i)
+end
 
 M.DEFAULT_MAX_MB = 64
 
@@ -54,7 +58,7 @@ function M.abstract(text)
   local shape = text:gsub("VNS_VALUE%((u%d+), 0x(%x+)%)", function(ctype, hex)
     local i = #values + 1
     values[i] = math.tointeger(tonumber(hex, 16))
-    sentinels[i] = M.SENTINEL + i
+    sentinels[i] = M.sentinel(i)
     return string.format("VNS_VALUE(%s, 0x%x)", ctype, sentinels[i])
   end)
   return shape, values, sentinels

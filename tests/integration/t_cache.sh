@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The compiled-program cache and packs, end to end on real traffic: a hit
+# counts like a cold run without mapping LLVM; a new filter value reuses
+# the shape and counts only the new flow; another shape or kernel headers
+# miss; a damaged entry is recompiled, never loaded; packs from `vnetscope
+# compile` run where the compiler is not installed, and wrong ones are
+# refused with one line; patched programs equal fresh compiles.
+. "$(dirname "$0")/lib.sh"
+
+UDP_LOC='^__udp4_lib_rcv\+0x[0-9a-f]+$'
+
+# A private program cache per case; the BTF header tree is shared (it
+# takes seconds to make and is not what these cases test).
+private_cache() {
+  "$VNS" -e 'assert(require("vns.core").kheaders())' >/dev/null 2>&1 || fail "no kernel headers"
+  mkdir -p "$CASE_DIR/cache" /var/cache/vnetscope/kheaders
+  ln -s /var/cache/vnetscope/kheaders "$CASE_DIR/cache/kheaders"
+  export VNETSCOPE_CACHE_DIR="$CASE_DIR/cache"
+}
+
+entries() { find "$CASE_DIR/cache/programs" -name '*.pack' 2>/dev/null | wc -l; }
+
+# llvm_mapped TAG: how many mappings of libLLVM the running tool has.
+llvm_mapped() { grep -c 'libLLVM' "/proc/$(tool_pid "$1")/maps" || true; }
+
+# count_run TAG PORT_SENDS... -- OPTIONS: run drop-summary with OPTIONS on
+# B's veth, send "PORT:COUNT" datagrams, stop; LLVM_<TAG> is set to the
+# LLVM mappings seen while it ran.
+count_run() {
+  local tag=$1 sends=() s
+  shift
+  while [ "$1" != "--" ]; do sends+=("$1"); shift; done
+  shift
+  tool_start "$tag" drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60 "$@"
+  wait_ready "$tag"
+  eval "LLVM_$tag=$(llvm_mapped "$tag")"
+  for s in "${sends[@]}"; do send_udp "$NS_A" "$IP_B" "${s%%:*}" "${s##*:}"; done
+  settle
+  tool_stop "$tag" INT
+}
+
+no_socket() { sum_rows "$1" NO_SOCKET "$UDP_LOC" "$DEV_B"; }
+
+case_hit_counts_like_cold() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  count_run cold 9999:13 -- --dst-port 9999
+  expect_eq "cold run: NO_SOCKET drops" 13 "$(no_socket cold)"
+  expect_eq "entries after the cold run" 1 "$(entries)"
+  count_run warm 9999:17 -- --dst-port 9999
+  expect_eq "cache hit: NO_SOCKET drops" 17 "$(no_socket warm)"
+  expect_eq "cache hit: LLVM mappings" 0 "$LLVM_warm"
+  expect_eq "entries after the hit" 1 "$(entries)"
+}
+
+case_new_value_reuses_shape() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  count_run first 9999:3 -- --dst-port 9999
+  count_run second 9999:11 8888:7 -- --dst-port 8888
+  expect_eq "--dst-port 8888 from the --dst-port 9999 entry: drops to 8888 only" 7 "$(no_socket second)"
+  expect_eq "final total" "Total since start  drops: 7" "$(total_line second)"
+  expect_eq "LLVM mappings" 0 "$LLVM_second"
+  expect_eq "entries" 1 "$(entries)"
+}
+
+case_shape_and_kernel_change_miss() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  count_run one 9999:2 -- --dst-port 9999
+  count_run two 9999:5 8888:4 7777:3 -- --dst-port 9999,8888
+  expect_eq "two ports (another shape): drops" 9 "$(no_socket two)"
+  expect_eq "entries after a new shape" 2 "$(entries)"
+  local tree
+  tree=$("$VNS" -e 'local _, d = require("vns.core").kheaders() print(d)')
+  BCC_KERNEL_SOURCE=$tree count_run three 9999:6 -- --dst-port 9999
+  expect_eq "other kernel headers: drops" 6 "$(no_socket three)"
+  expect_eq "entries after other kernel headers" 3 "$(entries)"
+}
+
+case_damaged_entry_recompiled() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  count_run first 9999:1 -- --dst-port 9999
+  local entry
+  entry=$(find "$CASE_DIR/cache/programs" -name '*.pack' | head -n 1)
+  printf '\x5a' | dd of="$entry" bs=1 seek=200 conv=notrunc status=none
+  count_run flipped 9999:8 -- --dst-port 9999
+  expect_match "a flipped byte is reported" 'cache entry .* is damaged \(checksum mismatch\); compiling again' \
+    "$(err_of flipped)"
+  expect_eq "after recompiling: drops" 8 "$(no_socket flipped)"
+  truncate -s 100 "$entry"
+  count_run cut 9999:4 -- --dst-port 9999
+  expect_match "a truncated entry is reported" 'is damaged \(truncated\)' "$(err_of cut)"
+  expect_eq "after recompiling: drops" 4 "$(no_socket cut)"
+  count_run again 9999:5 -- --dst-port 9999
+  expect_no_match "the rewritten entry loads: no message" 'damaged' "$(err_of again)"
+  expect_eq "the rewritten entry loads: LLVM mappings" 0 "$LLVM_again"
+  expect_eq "the rewritten entry loads: drops" 5 "$(no_socket again)"
+}
+
+# A copy of the binary without vnetscope-bcc.so next to it: a host where
+# the compiler is not installed.
+without_compiler() {
+  mkdir -p "$CASE_DIR/bin"
+  cp "$VNS" "$CASE_DIR/bin/vnetscope"
+  VNS=$CASE_DIR/bin/vnetscope
+}
+
+case_pack_without_compiler() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  vns_run compile 120 compile drop-summary --group-by location --dev "$DEV_B" --dst-port 9999 \
+    -o "$CASE_DIR/ds.pack"
+  expect_eq "compile exits 0" 0 "$STATUS"
+  without_compiler
+  vns_run cold 60 drop-summary --group-by location --dev "$DEV_B" -d 1
+  expect_eq "no pack, no compiler: exit status" 1 "$STATUS"
+  expect_match "no pack, no compiler: says what to do" 'not installed here: install it, or bring a pack' \
+    "$(err_of cold)"
+  count_run packed 9999:9 8888:6 -- --dst-port 8888 --pack "$CASE_DIR/ds.pack"
+  expect_eq "pack with --dst-port 8888: drops to 8888 only" 6 "$(no_socket packed)"
+  expect_eq "pack: LLVM mappings" 0 "$LLVM_packed"
+  expect_eq "pack: no cache entries" 0 "$(entries)"
+  vns_run shape 60 drop-summary --dev "$DEV_B" -d 1 --pack "$CASE_DIR/ds.pack"
+  expect_eq "another shape: exit status" 1 "$STATUS"
+  expect_match "another shape: one line" '^vnetscope: --pack .* holds another program than these options make' \
+    "$(err_of shape)"
+}
+
+case_pack_for_another_kernel() {
+  need_root
+  need_drop_reasons
+  private_cache
+  local tree
+  tree=$("$VNS" -e 'local _, d = require("vns.core").kheaders() print(d)')
+  vns_run compile 120 compile drop-summary --kernel-release 9.9.9-other --kernel-headers "$tree" \
+    -o "$CASE_DIR/other.pack"
+  expect_eq "compile for another release: exit status" 0 "$STATUS"
+  vns_run run 60 drop-summary -d 1 --pack "$CASE_DIR/other.pack"
+  expect_eq "loading it here: exit status" 1 "$STATUS"
+  expect_match "loading it here: names both kernels" \
+    "compiled for kernel 9.9.9-other; this kernel is $(uname -r)" "$(err_of run)"
+  vns_run bad 10 compile drop-summary --kernel-release 9.9.9 -o "$CASE_DIR/x.pack"
+  expect_eq "--kernel-release without --kernel-headers: exit status" 2 "$STATUS"
+  vns_run bad2 10 compile drop-summary --kernel-release 'a;b' --kernel-headers "$tree" -o "$CASE_DIR/x.pack"
+  expect_match "a bad release: one line" "option --kernel-release: 'a;b' is not a kernel release" "$(err_of bad2)"
+}
+
+case_no_cache_and_commands() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  count_run plain 9999:4 -- --dst-port 9999 --no-cache
+  expect_eq "--no-cache: drops" 4 "$(no_socket plain)"
+  expect_eq "--no-cache: no entries" 0 "$(entries)"
+  count_run cached 9999:1 -- --dst-port 9999
+  vns_run list 30 cache list
+  expect_match "cache list shows the entry" '\.pack +[0-9.]+ KiB +[0-9]+s +[^ ]+ +drop-summary' "$(out_of list)"
+  expect_match "cache list total" '^1 entries, ' "$(out_of list)"
+  vns_run clear 30 cache clear
+  expect_match "cache clear" "^removed 1 entries from $CASE_DIR/cache/programs" "$(out_of clear)"
+  expect_eq "entries after clear" 0 "$(entries)"
+  vns_run bad 10 cache purge
+  expect_eq "cache purge: exit status" 2 "$STATUS"
+}
+
+case_patched_equals_fresh() {
+  need_root
+  private_cache
+  vns_run eq 600 run "$TESTS_DIR/fixtures/pack-equivalence.lua"
+  expect_eq "exit status" 0 "$STATUS"
+  expect_match "every option set" '^[1-9][0-9]* equal, 0 differ$' "$(tail -n 1 "$CASE_DIR/eq.out")"
+}
+
+run_case "cache: a hit counts exactly like the cold run, without LLVM" case_hit_counts_like_cold
+run_case "cache: a new --dst-port reuses the entry and counts only the new flow" case_new_value_reuses_shape
+run_case "cache: another shape or other kernel headers miss" case_shape_and_kernel_change_miss
+run_case "cache: a damaged entry is reported and recompiled, never loaded" case_damaged_entry_recompiled
+run_case "pack: runs without the compiler; another shape is refused" case_pack_without_compiler
+run_case "pack: compiled for another kernel release is refused here" case_pack_for_another_kernel
+run_case "cache: --no-cache, cache list, cache clear" case_no_cache_and_commands
+run_case "cache: patched programs equal fresh compiles (table of option sets)" case_patched_equals_fresh
+finish
