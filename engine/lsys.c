@@ -185,6 +185,17 @@ static int sys_mkdirs(lua_State *L)
   return 1;
 }
 
+/* core.symlink(target, path) -> true | nil, message, errno */
+static int sys_symlink(lua_State *L)
+{
+  const char *target = luaL_checkstring(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  if (symlink(target, path))
+    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* core.hash(s) -> 16 hex digits of FNV-1a 64: names cache files (the
  * file itself holds the whole key, so a collision is only a miss). */
 static int sys_hash(lua_State *L)
@@ -204,6 +215,7 @@ static const luaL_Reg sys_funcs[] = {
   { "stat", sys_stat },
   { "mkdirs", sys_mkdirs },
   { "hash", sys_hash },
+  { "symlink", sys_symlink },
   { "listdir", sys_listdir },
   { "monotime", sys_monotime },
   { "walltime", sys_walltime },

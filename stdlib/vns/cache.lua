@@ -31,17 +31,23 @@ M.DEFAULT_MAX_MB = 64
 
 -- Where packs come from: the cache (default), nowhere (--no-cache), or a
 -- file or directory made by `vnetscope compile` (--pack).
+-- VNETSCOPE_PACK=PATH is --pack PATH for every run (the kernel lab).
 local source = { kind = "cache" }
+local pack_env = os.getenv("VNETSCOPE_PACK")
+if pack_env and pack_env ~= "" then source = { kind = "pack", path = pack_env } end
 
 function M.configure(opts)
   if opts.no_cache then source = { kind = "none" } end
   if opts.pack then source = { kind = "pack", path = opts.pack } end
 end
 
-function M.dir()
+-- The cache directory: programs/ here, kheaders/ for header trees.
+function M.base_dir()
   local base = os.getenv("VNETSCOPE_CACHE_DIR")
-  return (base and base ~= "" and base or "/var/cache/vnetscope") .. "/programs"
+  return base and base ~= "" and base or "/var/cache/vnetscope"
 end
+
+function M.dir() return M.base_dir() .. "/programs" end
 
 function M.max_bytes()
   local text = os.getenv("VNETSCOPE_CACHE_MAX_MB")

@@ -33,6 +33,72 @@ local function split(args)
   return own, rest
 end
 
+-- BCC compiles against one tree with include/linux/kconfig.h. Debian
+-- splits it: the build directory (generated headers, config) and a
+-- common source directory its Makefile includes; /lib/modules/R holds
+-- both as build and source. Such a pair is overlaid into one tree of
+-- symlinks, kept in the cache directory.
+local function has_kconfig(dir) return core.stat(dir .. "/include/linux/kconfig.h") ~= nil end
+
+local function absolute(path)
+  return path:sub(1, 1) == "/" and path or (os.getenv("PWD") or ".") .. "/" .. path
+end
+
+local function source_of(build)
+  local f = io.open(build .. "/Makefile")
+  local text = f and f:read("a")
+  if f then f:close() end
+  local named = text and text:match("^include%s+(%S+)/Makefile")
+  if not named then return nil end
+  if has_kconfig(named) then return named end
+  -- A copied tree: the same name next to the build directory.
+  local sibling = build:gsub("/+$", ""):match("^(.*)/[^/]+$")
+  return sibling and sibling .. "/" .. named:match("[^/]+$")
+end
+
+-- Where both have a directory it is merged; otherwise the build
+-- directory's entry (generated files) wins.
+local function overlay(src, build, out)
+  assert(core.mkdirs(out))
+  local entries = {}
+  for _, e in ipairs(core.listdir(src) or {}) do entries[e.name] = { src = e } end
+  for _, e in ipairs(core.listdir(build) or {}) do
+    entries[e.name] = entries[e.name] or {}
+    entries[e.name].build = e
+  end
+  for name, e in pairs(entries) do
+    if e.src and e.build and e.src.dir and e.build.dir then
+      overlay(src .. "/" .. name, build .. "/" .. name, out .. "/" .. name)
+    else
+      assert(core.symlink((e.build and build or src) .. "/" .. name, out .. "/" .. name))
+    end
+  end
+end
+
+local function headers_tree(dir)
+  if has_kconfig(dir) then return dir end
+  local build, src = dir, nil
+  if core.stat(dir .. "/build") and core.stat(dir .. "/source") then
+    build, src = dir .. "/build", dir .. "/source"
+  else
+    src = source_of(dir)
+  end
+  if not (src and has_kconfig(src)) then
+    errors.usage("compile: option --kernel-headers: %s has no include/linux/kconfig.h and names no source "
+                 .. "tree that has (build/ and source/, or its Makefile's include); give a kernel header tree "
+                 .. "such as /usr/src/kernels/R or /lib/modules/R", dir)
+  end
+  src, build = absolute(src), absolute(build)
+  local out = cache.base_dir() .. "/kheaders/split-" .. core.hash(src .. "\n" .. build)
+  if not core.stat(out) then
+    -- Built aside and renamed: a concurrent run sees all of it or none.
+    local tmp = string.format("%s.tmp-%d", out, core.getpid())
+    overlay(src, build, tmp)
+    os.rename(tmp, out)
+  end
+  return out
+end
+
 local function check_target(own)
   if not own.out then errors.usage("compile: option -o is required; %s", USAGE) end
   if (own.release == nil) ~= (own.headers == nil) then
@@ -44,12 +110,12 @@ local function check_target(own)
       errors.usage("compile: option --kernel-release: '%s' is not a kernel release (like 6.1.0-56-cloud-amd64)",
                    own.release)
     end
-    local st = core.stat(own.headers .. "/include")
+    local st = core.stat(own.headers)
     if not (st and st.dir) then
-      errors.usage("compile: option --kernel-headers: %s has no include/ directory; give a kernel build "
-                   .. "tree such as /usr/src/linux-headers-R or /lib/modules/R/build", own.headers)
+      errors.usage("compile: option --kernel-headers: %s is not a directory; give a kernel header tree "
+                   .. "such as /usr/src/kernels/R or /lib/modules/R", own.headers)
     end
-    cache.set_target(own.release, own.headers)
+    cache.set_target(own.release, headers_tree(own.headers))
   end
 end
 

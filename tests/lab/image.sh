@@ -5,17 +5,19 @@
 #   tests/lab/image.sh            -> /var/cache/vnetscope/lab/<recipe hash>
 #
 # The directory holds rootfs.img (ext4, a Debian bookworm with the stock
-# cloud kernel, its headers, the engine's runtime libraries, tun/veth/
-# vhost/macvtap/openvswitch modules and OVS), vmlinuz, initrd.img and
-# release (the guest's uname -r). Built once per machine, outside the
-# clone, from the host's own apt sources; never with loop mounts.
+# cloud kernel, its headers, the engine's runtime libraries without
+# LLVM, tun/veth/vhost/macvtap/openvswitch modules and OVS), vmlinuz,
+# initrd.img, release (the guest's uname -r) and headers/ (the guest's
+# /usr/src: the host compiles the lab's programs against it). Built once
+# per machine, outside the clone, from the host's own apt sources; never
+# with loop mounts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${VNST_LAB_CACHE:-/var/cache/vnetscope/lab}
 
 packages=(
   linux-image-cloud-amd64 linux-headers-cloud-amd64   # the stock kernel and its headers
-  libbpfcc liblua5.4-0 libelf1 zlib1g                 # the host-built engine's runtime
+  libbpfcc liblua5.4-0 libelf1 zlib1g                 # the host-built engine's runtime (LLVM removed below)
   bash coreutils perl lua5.4 iproute2 nftables kmod procps mount util-linux
   openvswitch-switch
 )
@@ -51,6 +53,8 @@ mmdebstrap --variant=apt --quiet \
   --customize-hook='cp "$1"/boot/vmlinuz-* "$1"/../vmlinuz' \
   --customize-hook='cp "$1"/boot/initrd.img-* "$1"/../initrd.img' \
   --customize-hook='ls "$1"/lib/modules > "$1"/../release' \
+  --customize-hook='cp -a "$1"/usr/src "$1"/../headers' \
+  --customize-hook='chroot "$1" dpkg --purge --force-depends libclang-cpp14 libllvm14' \
   --customize-hook="cp $here/guest-init \"\$1\"/sbin/vns-lab-init" \
   --customize-hook='chmod 755 "$1"/sbin/vns-lab-init' \
   --customize-hook='echo vns-lab > "$1"/etc/hostname' \
@@ -60,7 +64,7 @@ rm -f "$sources"
 mkfs.ext4 -q -L vnslab -d "$work/root" "$work/rootfs.img" 3G >&2
 rm -rf "$work/root"
 mkdir -p "$out.tmp"
-mv "$work/rootfs.img" "$work/vmlinuz" "$work/initrd.img" "$work/release" "$out.tmp/"
+mv "$work/rootfs.img" "$work/vmlinuz" "$work/initrd.img" "$work/release" "$work/headers" "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"
 # Images of older recipes are never used again.
 for old in "$cache"/*/; do

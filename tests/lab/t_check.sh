@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Lab: every shipped tool and variant compiles against the distro's
-# kernel headers and passes a stock kernel's verifier (vnetscope check),
-# kprobe variants included.
+# Lab: every shipped tool and variant, compiled on the host against the
+# distro's kernel headers (run-suite.sh: vnetscope compile --all), passes
+# a stock kernel's verifier (vnetscope check, from the packs), kprobe
+# variants included.
 # shellcheck source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -13,5 +14,5 @@ case_check_all() {
   expect_match "the kprobe variant loaded" 'kretprobe____dev_queue_xmit +kprobe +[0-9]+ +[0-9]+ +ok' "$(out_of chk)"
 }
 
-run_case "lab: every shipped tool compiles with the distro headers and verifier-loads" case_check_all
+run_case "lab: every shipped tool, compiled with the distro headers, verifier-loads" case_check_all
 finish
