@@ -126,6 +126,18 @@ static int sys_tracepoint_format(lua_State *L)
   return 1;
 }
 
+/* core.use_tracefs_events(dir) -> true | nil, message, errno */
+static int sys_use_tracefs_events(lua_State *L)
+{
+  const char *dir = luaL_checkstring(L, 1);
+  char msg[512];
+  int err = tracefs_use_events(dir, msg, sizeof msg);
+  if (err)
+    return lcore_fail(L, -err, "%s", msg);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int sys_getpid(lua_State *L)
 {
   lua_pushinteger(L, getpid());
@@ -228,6 +240,7 @@ static const luaL_Reg sys_funcs[] = {
   { "tracefs", sys_tracefs },
   { "tracepoint_format", sys_tracepoint_format },
   { "getpid", sys_getpid },
+  { "use_tracefs_events", sys_use_tracefs_events },
   { NULL, NULL },
 };
 

@@ -1,6 +1,7 @@
 #include "tracefs.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -44,4 +45,31 @@ const char *tracefs_root(void)
   if (is_fs("/sys/kernel/tracing", TRACEFS_MAGIC_NUM))
     return "/sys/kernel/tracing";
   return "/sys/kernel/debug/tracing";
+}
+
+/* A private mount namespace, so the overlay is this process's alone and
+ * goes away with it; then the copy over each events directory in use. */
+int tracefs_use_events(const char *dir, char *msg, unsigned len)
+{
+  static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+  int err = tracefs_ensure(msg, len);
+  if (err)
+    return err;
+  if (unshare(CLONE_NEWNS) || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+    err = errno;
+    snprintf(msg, len, "private mount namespace: %s", strerror(err));
+    return -err;
+  }
+  for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+    char events[64];
+    snprintf(events, sizeof events, "%s/events", roots[i]);
+    if (!is_fs(roots[i], TRACEFS_MAGIC_NUM))
+      continue;
+    if (mount(dir, events, NULL, MS_BIND, NULL)) {
+      err = errno;
+      snprintf(msg, len, "bind %s on %s: %s", dir, events, strerror(err));
+      return -err;
+    }
+  }
+  return 0;
 }

@@ -9,4 +9,9 @@ int tracefs_ensure(char *msg, unsigned msglen);
 /* The tracefs root in use ("/sys/kernel/tracing" or the debugfs one). */
 const char *tracefs_root(void);
 
+/* Read tracepoint formats from dir (a copy of another kernel's
+ * tracefs events/) from now on, in this process only: vnetscope compile
+ * for another kernel. Returns 0 or -errno with msg filled. */
+int tracefs_use_events(const char *dir, char *msg, unsigned len);
+
 #endif

@@ -51,7 +51,8 @@ function M.dir() return M.base_dir() .. "/programs" end
 
 function M.max_bytes()
   local text = os.getenv("VNETSCOPE_CACHE_MAX_MB")
-  local mb = text and math.tointeger(tonumber(text)) or M.DEFAULT_MAX_MB
+  local mb = M.DEFAULT_MAX_MB
+  if text then mb = #text <= 9 and math.tointeger(tonumber(text)) end
   if not mb or mb < 1 then
     errors.usage("VNETSCOPE_CACHE_MAX_MB=%s: give a whole number of megabytes, 1 or more", text)
   end
@@ -108,14 +109,27 @@ local function this_kernel()
            headers = core.kheaders_identity() }
 end
 
+-- BCC lays out a TRACEPOINT_PROBE's args from the tracepoint's format
+-- where it compiles: a program is only good where the formats it used
+-- are the same.
+local function tracepoint_formats(text)
+  local kernel_facts = require "vns.kernel"
+  local parts = {}
+  for cat, name in text:gmatch("TRACEPOINT_PROBE%s*%(%s*([%w_]+)%s*,%s*([%w_]+)%s*%)") do
+    parts[#parts + 1] = cat .. ":" .. name .. "\n" .. (kernel_facts.tracepoint_format(cat, name) or "-")
+  end
+  return #parts == 0 and "-" or core.hash(table.concat(parts, "\0"))
+end
+
 -- The first lines must match wherever a pack is loaded (vnetscope, the
--- kernel release, the vns headers); the next ones describe the build
--- host; the shape follows the empty line.
+-- kernel release, the vns headers, the tracepoint formats); the next
+-- ones describe the build host; the shape follows the empty line.
 function M.key(shape, cflags, kernel)
   return table.concat({
     "vnetscope " .. core.version,
     "release " .. kernel.release,
     "includes " .. includes(),
+    "tracepoints " .. tracepoint_formats(shape),
     "kernel " .. kernel.kernel,
     "headers " .. kernel.headers,
     "compiler " .. core.compiler_identity(),
@@ -133,8 +147,12 @@ local function key_shape(key) return key:match("\n\n(.*)$") end
 
 -- What a pack must match on the machine it runs on.
 local function portable(key)
-  return table.concat({ key_field(key, "vnetscope") or "?", key_field(key, "release") or "?",
-                        key_field(key, "includes") or "?", key_shape(key) or "" }, "\n")
+  local out = {}
+  for _, name in ipairs({ "vnetscope", "release", "includes", "tracepoints" }) do
+    out[#out + 1] = key_field(key, name) or "?"
+  end
+  out[#out + 1] = key_shape(key) or ""
+  return table.concat(out, "\n")
 end
 
 local function entry_path(key) return M.dir() .. "/" .. core.hash(key) .. ".pack" end
@@ -214,6 +232,7 @@ local function compile_pack(text, kernel, opts)
 end
 
 local function from_cache(text, opts)
+  M.max_bytes()  -- a bad bound is a usage error on every run, not only on a miss
   local kernel = this_kernel()
   local shape, values = M.abstract(text)
   local key = M.key(shape, opts.cflags, kernel)
@@ -254,11 +273,12 @@ local function from_pack(text, opts)
                 path, key_field(have, "release"), key_field(want, "release"), key_field(want, "release"))
   end
   if portable(have) ~= portable(want) then
-    local shape_differs = key_shape(have) ~= key_shape(want)
+    local why = key_shape(have) ~= key_shape(want) and "holds another program than these options make"
+      or key_field(have, "tracepoints") ~= key_field(want, "tracepoints")
+        and "was compiled with other tracepoint formats (give vnetscope compile --tracefs a copy of this kernel's)"
+      or "was made by another vnetscope version"
     errors.fail("--pack %s %s: compile it with the same options (values may differ) here, or on a build "
-                .. "host with the headers of %s", path,
-                shape_differs and "holds another program than these options make"
-                or "was made by another vnetscope version", key_field(want, "release"))
+                .. "host with the headers of %s", path, why, key_field(want, "release"))
   end
   local mod
   mod, err = core.load_pack(bytes, { key = have, values = values })

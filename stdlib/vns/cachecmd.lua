@@ -11,13 +11,13 @@ local registry = require "vns.registry"
 local M = {}
 
 local USAGE = "usage: vnetscope compile TOOL [tool options] -o FILE|DIR "
-              .. "[--kernel-release R --kernel-headers DIR], or compile --all -o DIR [...]"
+              .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR]], or compile --all -o DIR [...]"
 
 -- Take compile's own options out of args; the rest are the tool's.
 local function split(args)
   local own, rest, i = {}, {}, 1
   local takes = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
-                  ["--kernel-headers"] = "headers" }
+                  ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs" }
   while i <= #args do
     local a = args[i]
     local name = takes[a]
@@ -101,6 +101,15 @@ end
 
 local function check_target(own)
   if not own.out then errors.usage("compile: option -o is required; %s", USAGE) end
+  if own.tracefs then
+    local st = core.stat(own.tracefs .. "/skb")
+    if not (st and st.dir) then
+      errors.usage("compile: option --tracefs: %s is not a copy of a kernel's tracefs events/ directory "
+                   .. "(CATEGORY/NAME/format files; see docs/cache.md)", own.tracefs)
+    end
+    local ok, err = core.use_tracefs_events(own.tracefs)
+    if not ok then errors.fail("compile: --tracefs: %s", err) end
+  end
   if (own.release == nil) ~= (own.headers == nil) then
     errors.usage("compile: give --kernel-release and --kernel-headers together (the release the "
                  .. "headers are for), or neither to compile for this kernel")

@@ -176,6 +176,44 @@ case_no_cache_and_commands() {
   expect_eq "cache purge: exit status" 2 "$STATUS"
 }
 
+case_concurrent_cold_runs() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  tool_start one drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60 --dst-port 9999
+  tool_start two drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60 --dst-port 9999
+  wait_ready one
+  wait_ready two
+  send_udp "$NS_A" "$IP_B" 9999 7
+  settle
+  tool_stop one INT
+  tool_stop two INT
+  expect_eq "first run: drops" 7 "$(no_socket one)"
+  expect_eq "second run: drops" 7 "$(no_socket two)"
+  expect_eq "entries" 1 "$(entries)"
+  expect_eq "temporary files left" 0 "$(find "$CASE_DIR/cache/programs" -name '*.tmp-*' | wc -l)"
+}
+
+case_size_bound() {
+  need_root
+  private_cache
+  mkdir -p "$CASE_DIR/cache/programs"
+  local age
+  for age in 3 2 1; do
+    head -c 600000 /dev/zero >"$CASE_DIR/cache/programs/old$age.pack"
+    touch -d "$age days ago" "$CASE_DIR/cache/programs/old$age.pack"
+  done
+  VNETSCOPE_CACHE_MAX_MB=1 vns_run ds 120 drop-summary -d 0.2
+  expect_eq "exit status" 0 "$STATUS"
+  expect_eq "entries left: the newest old one and the new one" \
+    "old1.pack" "$(cd "$CASE_DIR/cache/programs" && ls old*.pack)"
+  expect_eq "entries" 2 "$(entries)"
+  VNETSCOPE_CACHE_MAX_MB=lots vns_run bad 30 drop-summary -d 0.2
+  expect_eq "a bad bound: exit status" 2 "$STATUS"
+  expect_match "a bad bound: one line" 'VNETSCOPE_CACHE_MAX_MB=lots: give a whole number of megabytes' "$(err_of bad)"
+}
+
 case_patched_equals_fresh() {
   need_root
   private_cache
@@ -191,5 +229,7 @@ run_case "cache: a damaged entry is reported and recompiled, never loaded" case_
 run_case "pack: runs without the compiler; another shape is refused" case_pack_without_compiler
 run_case "pack: compiled for another kernel release is refused here" case_pack_for_another_kernel
 run_case "cache: --no-cache, cache list, cache clear" case_no_cache_and_commands
+run_case "cache: two cold runs at once both count exactly; one entry" case_concurrent_cold_runs
+run_case "cache: over VNETSCOPE_CACHE_MAX_MB the oldest entries go" case_size_bound
 run_case "cache: patched programs equal fresh compiles (table of option sets)" case_patched_equals_fresh
 finish

@@ -33,12 +33,19 @@ echo "lab: image ready in $((SECONDS - start)) s: $image ($(cat "$image/release"
 # and against its headers: nothing compiles under emulation, and the
 # guest has no LLVM. These are the shapes tests/lab/t_*.sh run (values
 # such as device names may differ: they are patched at load).
+# BCC lays out tracepoint arguments from the formats where it compiles:
+# a first boot saves the guest's for the compiles.
 release=$(cat "$image/release")
 packs=$build/lab-packs
-rm -rf "$packs"
+tracefs=$build/lab-tracefs
+rm -rf "$packs" "$tracefs"
+start=$SECONDS
+"$here/run.sh" tests/lab/save-tracefs.sh "$tracefs" >"$build/lab-tracefs.log" 2>&1 ||
+  skip "could not save the guest's tracepoint formats (see $build/lab-tracefs.log)"
+echo "lab: $(grep -a '^saved' "$build/lab-tracefs.log") in $((SECONDS - start)) s"
 start=$SECONDS
 compile() {
-  "$build/vnetscope" compile "$@" --kernel-release "$release" \
+  "$build/vnetscope" compile "$@" --kernel-release "$release" --tracefs "$tracefs" \
     --kernel-headers "$image/headers/linux-headers-$release" -o "$packs" >/dev/null ||
     skip "cannot compile '$*' for the guest kernel $release (see above)"
 }
