@@ -1,6 +1,8 @@
 #include "lcore.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
 
 void lcore_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction release)
 {
@@ -29,11 +31,40 @@ int lcore_fail(lua_State *L, int code, const char *fmt, ...)
   return 3;
 }
 
+void lcore_capture_start(struct stderr_capture *c)
+{
+  fflush(stderr);
+  c->tmp = tmpfile();
+  c->saved = c->tmp ? dup(2) : -1;
+  if (c->saved >= 0)
+    dup2(fileno(c->tmp), 2);
+}
+
+void lcore_capture_end(lua_State *L, struct stderr_capture *c)
+{
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  if (c->saved >= 0) {
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    rewind(c->tmp);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, c->tmp)) > 0)
+      luaL_addlstring(&b, chunk, n);
+  }
+  if (c->tmp)
+    fclose(c->tmp);
+  luaL_pushresult(&b);
+}
+
 int luaopen_vns_core(lua_State *L)
 {
   lua_newtable(L);
   lsys_register(L);
   lmodule_register(L);
+  lpack_register(L);
   lprog_register(L);
   lmap_register(L);
   lstack_register(L);

@@ -5,6 +5,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
 
 int luaopen_vns_core(lua_State *L);
 
@@ -12,6 +13,7 @@ int luaopen_vns_core(lua_State *L);
  * and create the file's metatables. */
 void lsys_register(lua_State *L);
 void lmodule_register(lua_State *L);
+void lpack_register(lua_State *L);
 void lprog_register(lua_State *L);
 void lmap_register(lua_State *L);
 void lstack_register(lua_State *L);
@@ -25,5 +27,14 @@ void lcore_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, lu
 
 /* Return nil, message, code: the environment-failure convention. */
 int lcore_fail(lua_State *L, int code, const char *fmt, ...);
+
+/* clang and BCC write messages to fd 2: capture them between start and
+ * end, which pushes what was written as a string. */
+struct stderr_capture {
+  int saved;
+  FILE *tmp;
+};
+void lcore_capture_start(struct stderr_capture *c);
+void lcore_capture_end(lua_State *L, struct stderr_capture *c);
 
 #endif

@@ -28,6 +28,10 @@ struct vns_prog {
 
 struct vns_module *lmodule_check(lua_State *L, int idx);
 
+/* Push a module taking ownership of *p (zeroed), with its maps created;
+ * returns 1, or lcore_fail's 3 results when a map cannot be created. */
+int lmodule_push(lua_State *L, struct pack *p);
+
 /* The index of the map named name in the module, or -1. */
 int lmodule_map_index(const struct vns_module *m, const char *name);
 

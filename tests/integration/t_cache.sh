@@ -157,6 +157,32 @@ case_pack_for_another_kernel() {
   expect_match "a bad release: one line" "option --kernel-release: 'a;b' is not a kernel release" "$(err_of bad2)"
 }
 
+# --tracefs: a copy of the formats where skb:kfree_skb has one more
+# field. The pack compiled with it is refused here (the formats differ),
+# and the compile's bind mount stayed in its own mount namespace.
+case_pack_other_tracepoint_formats() {
+  need_root
+  need_drop_reasons
+  private_cache
+  local events=/sys/kernel/tracing/events
+  mkdir -p "$CASE_DIR/events/skb/kfree_skb"
+  cat "$events/skb/kfree_skb/format" >"$CASE_DIR/events/skb/kfree_skb/format"
+  sed -i 's/^print fmt/\tfield:int vns_extra;\toffset:64;\tsize:4;\tsigned:1;\n\nprint fmt/' \
+    "$CASE_DIR/events/skb/kfree_skb/format"
+  local before
+  before=$(cat "$events/skb/kfree_skb/format")
+  vns_run compile 120 compile drop-summary --tracefs "$CASE_DIR/events" -o "$CASE_DIR/tp.pack"
+  expect_eq "compile with --tracefs: exit status" 0 "$STATUS"
+  expect_eq "the host's format is untouched" "$before" "$(cat "$events/skb/kfree_skb/format")"
+  expect_eq "no bind mount left on events" 0 "$(grep -c ' /sys/kernel/tracing/events ' /proc/self/mountinfo)"
+  vns_run run 60 drop-summary -d 1 --pack "$CASE_DIR/tp.pack"
+  expect_eq "loading it here: exit status" 1 "$STATUS"
+  expect_match "loading it here: one line" 'was compiled with other tracepoint formats' "$(err_of run)"
+  vns_run bad 10 compile drop-summary --tracefs /nonexistent -o "$CASE_DIR/x.pack"
+  expect_match "a bad --tracefs: one line" "option --tracefs: /nonexistent is not a copy of a kernel's tracefs events" \
+    "$(err_of bad)"
+}
+
 case_no_cache_and_commands() {
   need_root
   need_drop_reasons
@@ -228,6 +254,7 @@ run_case "cache: another shape or other kernel headers miss" case_shape_and_kern
 run_case "cache: a damaged entry is reported and recompiled, never loaded" case_damaged_entry_recompiled
 run_case "pack: runs without the compiler; another shape is refused" case_pack_without_compiler
 run_case "pack: compiled for another kernel release is refused here" case_pack_for_another_kernel
+run_case "pack: compiled with other tracepoint formats (--tracefs) is refused here" case_pack_other_tracepoint_formats
 run_case "cache: --no-cache, cache list, cache clear" case_no_cache_and_commands
 run_case "cache: two cold runs at once both count exactly; one entry" case_concurrent_cold_runs
 run_case "cache: over VNETSCOPE_CACHE_MAX_MB the oldest entries go" case_size_bound

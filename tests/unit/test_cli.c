@@ -50,6 +50,16 @@ static void command_words(void **state)
   assert_null(c.target);
   assert_int_equal(c.argc, 2);
   assert_string_equal(c.argv[1], "other");
+  assert_int_equal(PARSE(&c, err, "compile", "drop-summary", "-o", "x.pack"), 0);
+  assert_int_equal(c.mode, CLI_COMPILE);
+  assert_null(c.target);
+  assert_int_equal(c.argc, 3);
+  assert_string_equal(c.argv[0], "drop-summary");
+  assert_int_equal(PARSE(&c, err, "cache", "list"), 0);
+  assert_int_equal(c.mode, CLI_CACHE);
+  assert_int_equal(c.argc, 1);
+  assert_string_equal(cli_mode_name(CLI_COMPILE), "compile");
+  assert_string_equal(cli_mode_name(CLI_CACHE), "cache");
 }
 
 static void run_and_eval_take_a_target(void **state)
