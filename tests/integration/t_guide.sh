@@ -120,11 +120,12 @@ case_emit_c_and_check() {
   expect_eq "--emit-c exit status" 0 "$STATUS"
   local c
   c=$(out_of c)
-  expect_match "the address as a constant" 'f\.daddr\[0\] == 0x0201e70a' "$c"
-  expect_match "the port as a constant" 'vns_flow_l4\(&f\) && f\.dport == 0x0f27' "$c"
+  expect_match "the address as a value" 'f\.daddr\[0\] == VNS_VALUE\(u32, 0x201e70a\)' "$c"
+  expect_match "the port as a value" 'vns_flow_l4\(&f\) && f\.dport == VNS_VALUE\(u16, 0xf27\)' "$c"
   expect_match "only IPv4 is parsed" 'vns_flow_l3_of\(skb, &f, VNS_FLOW_IPV4\);' "$c"
-  expect_match "the device as two words" '^  if \(!\(vns_skb_dev_is\(skb, [0-9]+, [0-9]+\)\)\)$' "$c"
-  expect_match "the threshold in ns" '^  if \(!\(delta_ns >= 1000000ULL\)\)$' "$c"
+  expect_match "the device as two words" \
+    '^  if \(!\(vns_skb_dev_is\(skb, VNS_VALUE\(u64, 0x[0-9a-f]+\), VNS_VALUE\(u64, 0x[0-9a-f]+\)\)\)\)$' "$c"
+  expect_match "the threshold in ns" '^  if \(!\(delta_ns >= VNS_VALUE\(u64, 0xf4240\)\)\)$' "$c"
   expect_match "attached by name" '^TRACEPOINT_PROBE\(net, net_dev_start_xmit\)$' "$c"
   expect_no_match "no user text in the C" '10\.231\.1\.2|vnstguide0|\{\{' "$c"
   vns_run c0 60 run "$WAIT" --emit-c
@@ -197,7 +198,7 @@ case_events_budget() {
 run_case "guide: the example in docs/writing-scripts.md is docs/examples/qdisc-wait.lua verbatim" case_guide_shows_example
 run_case "guide: qdisc-wait counts exactly one flow's packets per device (text, JSON)" case_flow_counts
 run_case "guide: qdisc-wait --dev and --threshold keep only long waits on one device" case_threshold_dev
-run_case "guide: qdisc-wait --emit-c shows constants; bad values exit 2; check loads both examples" case_emit_c_and_check
+run_case "guide: qdisc-wait --emit-c shows the values; bad values exit 2; check loads both examples" case_emit_c_and_check
 run_case "guide: qdisc-wait-events reports each long wait with its flow (text, JSON)" case_events
 run_case "guide: qdisc-wait-events: the event budget (shown + suppressed = sent)" case_events_budget
 finish
