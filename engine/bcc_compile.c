@@ -52,12 +52,16 @@ static int copy_module(void *bpf, struct pack *out, char *err, size_t errlen)
 {
   out->license = dup_or_empty(bpf_module_license(bpf));
   out->kern_version = bpf_module_kern_version(bpf);
-  out->nmaps = (uint32_t)bpf_num_tables(bpf);
-  out->nfuncs = (uint32_t)bpf_num_functions(bpf);
-  out->maps = calloc(out->nmaps + 1, sizeof *out->maps);
-  out->funcs = calloc(out->nfuncs + 1, sizeof *out->funcs);
-  int *fds = calloc(out->nmaps + 1, sizeof *fds);
+  uint32_t nmaps = (uint32_t)bpf_num_tables(bpf), nfuncs = (uint32_t)bpf_num_functions(bpf);
+  out->maps = calloc(nmaps + 1, sizeof *out->maps);
+  out->funcs = calloc(nfuncs + 1, sizeof *out->funcs);
+  int *fds = calloc(nmaps + 1, sizeof *fds);
   int rc = out->license && out->maps && out->funcs && fds ? 0 : -1;
+  /* Counted only once allocated: pack_free walks what the counts say. */
+  if (rc == 0) {
+    out->nmaps = nmaps;
+    out->nfuncs = nfuncs;
+  }
   for (uint32_t i = 0; rc == 0 && i < out->nmaps; i++) {
     fds[i] = bpf_table_fd_id(bpf, i);
     rc = copy_map(bpf, i, &out->maps[i]);

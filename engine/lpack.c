@@ -2,7 +2,7 @@
  *   core.compile(text, {cflags, debug}) -> module       compile now, no cache
  *   core.compile_pack(text, {cflags, debug, key, about, sentinels}) -> bytes
  *   core.load_pack(bytes, {key, values}) -> module      no compiler involved
- *   core.pack_info(bytes) -> {key, about, slots, maps, functions}
+ *   core.pack_info(bytes) -> {key, about, values, maps, functions}
  * plus where the kernel headers come from. Compiling goes through
  * vnetscope-bcc.so (engine/compiler.h); modules are lmodule.c's. */
 #include <errno.h>
@@ -233,7 +233,7 @@ static int core_load_pack(lua_State *L)
   uint64_t *values = int_array(L, opts, "values", &nvalues);
   if (pack_patch(&p, values, nvalues)) {
     lua_pushnil(L);
-    lua_pushfstring(L, "has %d run-time constants, %d given", (int)p.nslots, (int)nvalues);
+    lua_pushfstring(L, "has %d run-time constants, %d given", (int)p.nvalues, (int)nvalues);
     lua_pushstring(L, "key");
     pack_free(&p);
     return 3;
@@ -252,8 +252,8 @@ static int core_pack_info(lua_State *L)
   lua_setfield(L, -2, "key");
   lua_pushstring(L, p.about);
   lua_setfield(L, -2, "about");
-  lua_pushinteger(L, p.nslots);
-  lua_setfield(L, -2, "slots");
+  lua_pushinteger(L, p.nvalues);
+  lua_setfield(L, -2, "values");
   lua_pushinteger(L, p.nmaps);
   lua_setfield(L, -2, "maps");
   lua_createtable(L, (int)p.nfuncs, 0);

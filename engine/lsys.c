@@ -1,6 +1,7 @@
 /* lsys: clocks, interruptible sleep, interfaces, kernel facts. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdint.h>
@@ -169,14 +170,18 @@ static int sys_listdir(lua_State *L)
   return 1;
 }
 
-/* core.stat(path) -> {size, mtime, dir} | nil, message, errno */
+/* core.stat(path) -> {size, mtime, dir, uid, mode} | nil, message, errno */
 static int sys_stat(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
   if (stat(path, &st))
     return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, (lua_Integer)st.st_uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+  lua_setfield(L, -2, "mode");
   lua_pushinteger(L, (lua_Integer)st.st_size);
   lua_setfield(L, -2, "size");
   lua_pushinteger(L, (lua_Integer)st.st_mtime);
@@ -194,6 +199,56 @@ static int sys_mkdirs(lua_State *L)
   if (rc)
     return lcore_fail(L, -rc, "%s: %s", path, strerror(-rc));
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.write_file(path, bytes) -> true | nil, message, errno: whole or
+ * not at all (a private temporary file renamed over path), mode 0644,
+ * never through a symlink planted at the temporary name. */
+static int sys_write_file(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *bytes = luaL_checklstring(L, 2, &len);
+  static unsigned seq;
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u", path, (long)getpid(), seq++);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+  int err = fchmod(fd, 0644) ? errno : 0;
+  for (size_t off = 0; !err && off < len;) {
+    ssize_t n = write(fd, bytes + off, len - off);
+    if (n < 0 && errno != EINTR)
+      err = errno;
+    off += n > 0 ? (size_t)n : 0;
+  }
+  if (close(fd) && !err)
+    err = errno;
+  if (!err && rename(tmp, path))
+    err = errno;
+  if (err) {
+    unlink(tmp);
+    return lcore_fail(L, err, "%s: %s", path, strerror(err));
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.rmtree(path) -> true | nil, message, errno */
+static int sys_rmtree(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  int rc = util_rmtree(path);
+  if (rc)
+    return lcore_fail(L, -rc, "%s: %s", path, strerror(-rc));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int sys_geteuid(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)geteuid());
   return 1;
 }
 
@@ -228,6 +283,9 @@ static const luaL_Reg sys_funcs[] = {
   { "mkdirs", sys_mkdirs },
   { "hash", sys_hash },
   { "symlink", sys_symlink },
+  { "write_file", sys_write_file },
+  { "rmtree", sys_rmtree },
+  { "geteuid", sys_geteuid },
   { "listdir", sys_listdir },
   { "monotime", sys_monotime },
   { "walltime", sys_walltime },

@@ -110,8 +110,10 @@ int pack_encode(const struct pack *p, char **buf, size_t *len)
       wr_u32(&w, f->relocs[j].map);
     }
   }
+  wr_u32(&w, p->nvalues);
   wr_u32(&w, p->nslots);
   for (uint32_t i = 0; i < p->nslots; i++) {
+    wr_u32(&w, p->slots[i].value);
     wr_u32(&w, p->slots[i].func);
     wr_u32(&w, p->slots[i].insn);
   }
@@ -254,6 +256,8 @@ static int pack_check(const struct pack *p, char *err, size_t errlen)
   }
   for (uint32_t i = 0; i < p->nslots; i++) {
     const struct pack_slot *s = &p->slots[i];
+    if (s->value >= p->nvalues)
+      return pack_fail(err, errlen, "slot %u: value %u out of range", i, s->value);
     if (s->func >= p->nfuncs)
       return pack_fail(err, errlen, "slot %u: func %u out of range", i, s->func);
     const struct pack_func *f = &p->funcs[s->func];
@@ -298,8 +302,12 @@ int pack_decode(const char *buf, size_t len, struct pack *p, char *err, size_t e
   q.funcs = rd_array(&r, &q.nfuncs, PACK_MAX_ITEMS, 4 * 3, sizeof *q.funcs, "funcs");
   for (uint32_t i = 0; i < q.nfuncs && !r.bad; i++)
     rd_func(&r, &q.funcs[i]);
-  q.slots = rd_array(&r, &q.nslots, PACK_MAX_SLOTS, 8, sizeof *q.slots, "slots");
+  q.nvalues = rd_u32(&r);
+  if (!r.bad && q.nvalues > PACK_MAX_SLOTS)
+    rd_fail(&r, "too many values");
+  q.slots = rd_array(&r, &q.nslots, PACK_MAX_SLOTS, 12, sizeof *q.slots, "slots");
   for (uint32_t i = 0; i < q.nslots && !r.bad; i++) {
+    q.slots[i].value = rd_u32(&r);
     q.slots[i].func = rd_u32(&r);
     q.slots[i].insn = rd_u32(&r);
   }
@@ -386,40 +394,44 @@ static uint64_t ld_imm64_value(const struct bpf_insn *in)
   return (uint32_t)in[0].imm | ((uint64_t)(uint32_t)in[1].imm << 32);
 }
 
-/* Exactly one ld_imm64 must carry the sentinel, and neither half may show
- * up anywhere else: that would mean the compiler split or folded it, and
- * patching the one load we found would miss a use. */
-static int pack_find(const struct pack *p, uint64_t v, struct pack_slot *slot)
+/* Every ld_imm64 carrying sentinel v (number k) becomes a slot of k;
+ * a half of v anywhere else means the compiler split or folded it, and
+ * patching the loads we found would miss a use. Appends to *slots. */
+static int pack_find(const struct pack *p, uint64_t v, uint32_t k, struct pack_slot **slots,
+                     uint32_t *n, uint32_t *cap)
 {
-  uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32), found = 0;
+  uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
   for (uint32_t fi = 0; fi < p->nfuncs; fi++) {
     const struct pack_func *f = &p->funcs[fi];
     for (uint32_t i = 0; i < f->ninsns; i++) {
       const struct bpf_insn *in = &f->insns[i];
       if (in->code == LD_IMM64 && i + 1 < f->ninsns && in->src_reg == 0 && ld_imm64_value(in) == v) {
-        *slot = (struct pack_slot){fi, i++};
-        found++;
+        if (*n == *cap) {
+          uint32_t grown = *cap ? 2 * *cap : 16;
+          struct pack_slot *more = grown <= PACK_MAX_SLOTS ? realloc(*slots, grown * sizeof **slots) : NULL;
+          if (!more)
+            return -1;
+          *slots = more;
+          *cap = grown;
+        }
+        (*slots)[(*n)++] = (struct pack_slot){k, fi, i++};
       } else if ((uint32_t)in->imm == lo || (uint32_t)in->imm == hi) {
         return -1;
       }
     }
   }
-  return found == 1 ? 0 : -1;
+  return 0;
 }
 
 int pack_bind(struct pack *p, const uint64_t *sentinels, uint32_t nsentinels, uint32_t *bad)
 {
   struct pack_slot *slots = NULL;
-  if (nsentinels && !(slots = calloc(nsentinels, sizeof *slots))) {
-    if (bad)
-      *bad = nsentinels;   /* out of memory: no sentinel is at fault */
-    return -1;
-  }
+  uint32_t n = 0, cap = 0;
   for (uint32_t k = 0; k < nsentinels; k++) {
     int dup = 0;
     for (uint32_t j = 0; j < k; j++)
       dup |= sentinels[j] == sentinels[k];
-    if (dup || pack_find(p, sentinels[k], &slots[k]) < 0) {
+    if (dup || pack_find(p, sentinels[k], k, &slots, &n, &cap) < 0) {
       if (bad)
         *bad = k;
       free(slots);
@@ -428,23 +440,25 @@ int pack_bind(struct pack *p, const uint64_t *sentinels, uint32_t nsentinels, ui
   }
   free(p->slots);
   p->slots = slots;
-  p->nslots = nsentinels;
+  p->nslots = n;
+  p->nvalues = nsentinels;
   return 0;
 }
 
 int pack_patch(struct pack *p, const uint64_t *values, uint32_t n)
 {
-  if (n != p->nslots)
+  if (n != p->nvalues)
     return -1;
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint32_t i = 0; i < p->nslots; i++) {
     const struct pack_slot *s = &p->slots[i];
-    if (s->func >= p->nfuncs || s->insn + 1ull >= p->funcs[s->func].ninsns)
+    if (s->value >= n || s->func >= p->nfuncs || s->insn + 1ull >= p->funcs[s->func].ninsns)
       return -1;
   }
-  for (uint32_t i = 0; i < n; i++) {
-    struct bpf_insn *in = &p->funcs[p->slots[i].func].insns[p->slots[i].insn];
-    in[0].imm = (int32_t)(uint32_t)values[i];
-    in[1].imm = (int32_t)(uint32_t)(values[i] >> 32);
+  for (uint32_t i = 0; i < p->nslots; i++) {
+    const struct pack_slot *s = &p->slots[i];
+    struct bpf_insn *in = &p->funcs[s->func].insns[s->insn];
+    in[0].imm = (int32_t)(uint32_t)values[s->value];
+    in[1].imm = (int32_t)(uint32_t)(values[s->value] >> 32);
   }
   return 0;
 }

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PACK_FORMAT 1
+#define PACK_FORMAT 2
 
 struct pack_map {
   char *name;
@@ -40,9 +40,11 @@ struct pack_func {
   struct pack_reloc *relocs;
 };
 
-/* Where run-time constant i lives: the ld_imm64 at insns[insn] of funcs[func]. */
+/* Run-time constant `value` is loaded by the ld_imm64 at insns[insn] of
+ * funcs[func]. A value may have several slots (a helper inlined into two
+ * probes) or none (a value the code never uses). */
 struct pack_slot {
-  uint32_t func, insn;
+  uint32_t value, func, insn;
 };
 
 struct pack {
@@ -54,6 +56,7 @@ struct pack {
   struct pack_map *maps;
   uint32_t nfuncs;
   struct pack_func *funcs;
+  uint32_t nvalues;   /* the run-time constants the program takes */
   uint32_t nslots;
   struct pack_slot *slots;
 };
@@ -76,14 +79,16 @@ void pack_free(struct pack *p);
  * (e.g. BPF_PSEUDO_MAP_VALUE). */
 int pack_relocate(struct pack_func *f, const int *map_fds, uint32_t nmaps, char *err, size_t errlen);
 
-/* Find the slot of each sentinel: it must be the 64-bit value of
- * exactly one ld_imm64 with src_reg 0 in the whole pack, and no other
- * instruction's imm may equal either 32-bit half of it. Fills p->slots
- * (nsentinels of them). Returns 0, or -1 with *bad = the index of the
- * first sentinel that fails (the value cannot be patched safely). */
+/* Find the slots of each sentinel: every ld_imm64 with src_reg 0 in the
+ * pack whose 64-bit value it is (copies of the one opaque load VNS_VALUE
+ * makes), as long as no other instruction's imm equals either 32-bit
+ * half of it (the compiler would have split or folded it). Sets
+ * p->nvalues = nsentinels and p->slots. Returns 0, or -1 with *bad = the
+ * index of the first sentinel that fails (its value cannot be patched). */
 int pack_bind(struct pack *p, const uint64_t *sentinels, uint32_t nsentinels, uint32_t *bad);
 
-/* Write values[i] into slot i. Returns 0, or -1 if n != p->nslots. */
+/* Write values[s.value] into every slot s. Returns 0, or -1 if
+ * n != p->nvalues. */
 int pack_patch(struct pack *p, const uint64_t *values, uint32_t n);
 
 #endif

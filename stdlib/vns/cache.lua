@@ -88,7 +88,7 @@ local function includes()
     table.sort(list, function(a, b) return a.name < b.name end)
     local parts = {}
     for _, e in ipairs(list) do
-      parts[#parts + 1] = e.name .. "\n" .. assert(read_file(dir .. "/" .. e.name))
+      if not e.dir then parts[#parts + 1] = e.name .. "\n" .. (read_file(dir .. "/" .. e.name) or "?") end
     end
     includes_hash = core.hash(table.concat(parts, "\0"))
   end
@@ -157,19 +157,29 @@ end
 
 local function entry_path(key) return M.dir() .. "/" .. core.hash(key) .. ".pack" end
 
--- Write whole or not at all: readers see the old file or the new one.
+-- Whole or not at all (core.write_file): readers see the old file or
+-- the new one. Returns true, or nil and why.
 local function store(path, bytes)
-  local dir = path:match("^(.*)/[^/]+$")
-  if not core.mkdirs(dir) then return false end
-  local tmp = string.format("%s.tmp-%d-%d", path, core.getpid(), core.monotime() % 1000000)
-  local f = io.open(tmp, "wb")
-  if not f then return false end
-  local ok = f:write(bytes) and f:close()
-  if not ok or not os.rename(tmp, path) then
-    os.remove(tmp)
-    return false
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  local ok, err = core.mkdirs(dir ~= "" and dir or "/")
+  if not ok then return nil, err end
+  return core.write_file(path, bytes)
+end
+
+-- Root loads what the cache holds into the kernel: only from a directory
+-- and files that no one else can write.
+local function trusted(path)
+  local st = core.stat(path)
+  return st ~= nil and st.uid == core.geteuid() and st.mode & 18 == 0  -- 18: 0022, group/other write
+end
+
+local untrusted_said
+local function untrusted(what)
+  if not untrusted_said then
+    untrusted_said = true
+    io.stderr:write(string.format("vnetscope: not using the cache: %s is not owned by uid %d or is writable "
+                                  .. "by others; compiling\n", what, core.geteuid()))
   end
-  return true
 end
 
 local function entries()
@@ -186,20 +196,31 @@ local function entries()
 end
 
 -- Over the bound, the oldest entries go (down to 3/4 of it), never the
--- newest: it was just written for this run.
-local function trim()
+-- one just written for this run. Temporary files of runs killed while
+-- writing go after an hour.
+local function trim(keep)
+  local now = os.time()
+  for _, e in ipairs(core.listdir(M.dir()) or {}) do
+    local st = e.name:match("%.tmp%-") and core.stat(M.dir() .. "/" .. e.name)
+    if st and now - st.mtime > 3600 then os.remove(M.dir() .. "/" .. e.name) end
+  end
   local list, total, limit = entries(), 0, M.max_bytes()
   for _, e in ipairs(list) do total = total + e.size end
   if total <= limit then return end
-  for i = #list, 2, -1 do
+  for i = #list, 1, -1 do
     if total <= limit * 3 // 4 then break end
-    if os.remove(list[i].path) then total = total - list[i].size end
+    if list[i].path ~= keep and os.remove(list[i].path) then total = total - list[i].size end
   end
 end
 
 -- The entry at path, if it is whole and made for key; a damaged one is
 -- removed, with one line saying so.
 local function try_entry(path, key, values)
+  if not core.stat(path) then return nil end
+  if not trusted(path) then
+    untrusted(path)
+    return nil
+  end
   local bytes = read_file(path)
   if not bytes then return nil end
   local mod, err, code = core.load_pack(bytes, { key = key, values = values })
@@ -231,8 +252,25 @@ local function compile_pack(text, kernel, opts)
   return bytes, key, values, err, code
 end
 
+-- clang quotes the compiled (sentinel) text: show the values instead.
+local function with_values(message, values)
+  return (tostring(message):gsub("0x564e(%x%x%x%x)7c0d%x%x%x%x", function(i)
+    local v = values[tonumber(i, 16)]
+    return v and string.format("0x%x", v)
+  end))
+end
+
 local function from_cache(text, opts)
   M.max_bytes()  -- a bad bound is a usage error on every run, not only on a miss
+  -- BCC's debug output comes from compiling: a cached program has none.
+  if opts.debug and opts.debug ~= 0 then return core.compile(text, opts) end
+  core.mkdirs(M.dir())
+  for _, dir in ipairs({ M.base_dir(), M.dir() }) do
+    if not trusted(dir) then
+      untrusted(dir)
+      return core.compile(text, opts)
+    end
+  end
   local kernel = this_kernel()
   local shape, values = M.abstract(text)
   local key = M.key(shape, opts.cflags, kernel)
@@ -244,29 +282,46 @@ local function from_cache(text, opts)
   if mod or err then return mod, err, code end
   local bytes, used_key, used_values
   bytes, used_key, used_values, err, code = compile_pack(text, kernel, opts)
-  if not bytes then return nil, err, code end
-  if store(entry_path(used_key), bytes) then trim() end
+  if not bytes then return nil, with_values(err, values), code end
+  local path = entry_path(used_key)
+  if store(path, bytes) then trim(path) end
   return core.load_pack(bytes, { key = used_key, values = used_values })
 end
 
-local function pack_file(path, key)
+-- The pack for key: the file given, or in a directory the one named
+-- after the key's portable part (made by vnetscope compile -o DIR); a
+-- program whose values could not be patched is named after its text.
+local function pack_file(path, keys)
   local st = core.stat(path)
-  if st and st.dir then return path .. "/" .. core.hash(portable(key)) .. ".pack" end
-  return path
+  if not (st and st.dir) then return path end
+  for _, key in ipairs(keys) do
+    local file = path .. "/" .. core.hash(portable(key)) .. ".pack"
+    if core.stat(file) then return file, key end
+  end
+  errors.fail("--pack %s has no pack for these options and kernel %s: make one with 'vnetscope compile "
+              .. "TOOL [the same options] -o %s' (with --kernel-release/--kernel-headers on a build host)",
+              path, core.kernel_release(), path)
 end
 
 -- A pack made elsewhere: it must be for this kernel and this shape.
 local function from_pack(text, opts)
   local shape, values = M.abstract(text)
-  local want = M.key(shape, opts.cflags, this_kernel())
-  local path = pack_file(source.path, want)
+  local kernel = this_kernel()
+  local want = M.key(shape, opts.cflags, kernel)
+  local exact = M.key(text, opts.cflags, kernel)
+  local path, found = pack_file(source.path, { want, exact })
+  if found == exact then want, values = exact, {} end
   local bytes, err = read_file(path)
   if not bytes then
-    errors.fail("--pack: %s; make it with 'vnetscope compile' for kernel %s", err, core.kernel_release())
+    errors.fail("--pack %s: %s; make it with 'vnetscope compile' for kernel %s", path, err or "cannot read",
+                core.kernel_release())
   end
   local info, why = core.pack_info(bytes)
   if not info then errors.fail("--pack %s: not a usable pack: %s", path, why) end
   local have = info.key
+  if info.values == 0 and #values > 0 and portable(have) == portable(exact) then
+    want, values = exact, {}  -- compiled for these very values
+  end
   if key_field(have, "release") ~= key_field(want, "release") then
     errors.fail("--pack %s was compiled for kernel %s; this kernel is %s: compile it with "
                 .. "'vnetscope compile ... --kernel-release %s' on a build host with this kernel's headers, or here",
@@ -298,10 +353,12 @@ end
 function M.write_pack(text, opts, path)
   local kernel = target or this_kernel()
   local bytes, key, _, err = compile_pack(text, kernel, opts)
-  if not bytes then return nil, err end
+  if not bytes then return nil, with_values(err, select(2, M.abstract(text))) end
   local st = core.stat(path)
-  local file = st and st.dir and (path .. "/" .. core.hash(portable(key)) .. ".pack") or path
-  if not store(file, bytes) then return nil, "cannot write " .. file end
+  local is_dir = (st and st.dir) or path:sub(-1) == "/"
+  local file = is_dir and (path:gsub("/+$", "") .. "/" .. core.hash(portable(key)) .. ".pack") or path
+  local ok, why = store(file, bytes)
+  if not ok then return nil, why end
   return file
 end
 
@@ -316,12 +373,14 @@ function M.list()
   return rows
 end
 
+-- Returns how many entries went, and the reasons of those that did not.
 function M.clear()
-  local n = 0
+  local n, failed = 0, {}
   for _, e in ipairs(entries()) do
-    if os.remove(e.path) then n = n + 1 end
+    local ok, err = os.remove(e.path)
+    if ok then n = n + 1 else failed[#failed + 1] = err end
   end
-  return n
+  return n, failed
 end
 
 return M

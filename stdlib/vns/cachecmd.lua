@@ -50,16 +50,19 @@ local function source_of(build)
   if f then f:close() end
   local named = text and text:match("^include%s+(%S+)/Makefile")
   if not named then return nil end
-  if has_kconfig(named) then return named end
-  -- A copied tree: the same name next to the build directory.
-  local sibling = build:gsub("/+$", ""):match("^(.*)/[^/]+$")
-  return sibling and sibling .. "/" .. named:match("[^/]+$")
+  -- The same name next to the build directory first: a copied tree must
+  -- not mix with a host package of the same name.
+  local parent = build:gsub("/+$", ""):match("^(.*)/[^/]+$")
+  local sibling = parent and parent .. "/" .. named:match("[^/]+$")
+  if sibling and has_kconfig(sibling) then return sibling end
+  return named
 end
 
 -- Where both have a directory it is merged; otherwise the build
 -- directory's entry (generated files) wins.
 local function overlay(src, build, out)
-  assert(core.mkdirs(out))
+  local ok, err = core.mkdirs(out)
+  if not ok then return nil, err end
   local entries = {}
   for _, e in ipairs(core.listdir(src) or {}) do entries[e.name] = { src = e } end
   for _, e in ipairs(core.listdir(build) or {}) do
@@ -68,11 +71,13 @@ local function overlay(src, build, out)
   end
   for name, e in pairs(entries) do
     if e.src and e.build and e.src.dir and e.build.dir then
-      overlay(src .. "/" .. name, build .. "/" .. name, out .. "/" .. name)
+      ok, err = overlay(src .. "/" .. name, build .. "/" .. name, out .. "/" .. name)
     else
-      assert(core.symlink((e.build and build or src) .. "/" .. name, out .. "/" .. name))
+      ok, err = core.symlink((e.build and build or src) .. "/" .. name, out .. "/" .. name)
     end
+    if not ok then return nil, err end
   end
+  return true
 end
 
 local function headers_tree(dir)
@@ -93,8 +98,13 @@ local function headers_tree(dir)
   if not core.stat(out) then
     -- Built aside and renamed: a concurrent run sees all of it or none.
     local tmp = string.format("%s.tmp-%d", out, core.getpid())
-    overlay(src, build, tmp)
-    os.rename(tmp, out)
+    local ok, err = overlay(src, build, tmp)
+    if not ok then
+      core.rmtree(tmp)
+      errors.fail("compile: merging the header trees %s and %s: %s", src, build, err)
+    end
+    -- Another run may have published the same tree first: as good as ours.
+    if not os.rename(tmp, out) then core.rmtree(tmp) end
   end
   return out
 end
@@ -137,10 +147,21 @@ local function compile_one(tool, argv, out)
   print(string.format("%s: %s", label, file))
 end
 
+-- Options of a run that mean nothing to compile.
+local not_for_compile = { ["--help"] = true, ["-h"] = true, ["--emit-c"] = true, ["--pack"] = true,
+                          ["--no-cache"] = true }
+
 function M.compile(args)
   local own, rest = split(args)
-  check_target(own)
+  for _, a in ipairs(rest) do
+    if a == "--help" or a == "-h" then
+      print(USAGE)
+      return 0
+    end
+    if not_for_compile[a] then errors.usage("compile: option %s is for running a tool; %s", a, USAGE) end
+  end
   program.require_privilege()
+  check_target(own)
   if own.all then
     if #rest > 0 then errors.usage("compile --all takes no tool or tool options; %s", USAGE) end
     if not core.mkdirs(own.out) then errors.fail("compile: cannot create directory %s", own.out) end
@@ -179,8 +200,10 @@ function M.cache(args)
                         total / 1024, cache.dir(), cache.max_bytes() // (1024 * 1024)))
     return 0
   elseif what == "clear" and #args == 1 then
-    print(string.format("removed %d entries from %s", cache.clear(), cache.dir()))
-    return 0
+    local n, failed = cache.clear()
+    print(string.format("removed %d entries from %s", n, cache.dir()))
+    for _, why in ipairs(failed) do io.stderr:write("vnetscope: cache clear: ", why, "\n") end
+    return #failed == 0 and 0 or 1
   end
   errors.usage("cache: give 'list' or 'clear' (vnetscope cache list | vnetscope cache clear)")
 end

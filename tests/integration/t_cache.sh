@@ -183,6 +183,29 @@ case_pack_other_tracepoint_formats() {
     "$(err_of bad)"
 }
 
+# Another user able to write the cache could have root load any program:
+# such a directory or entry is not used.
+case_untrusted_cache_unused() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  private_cache
+  count_run first 9999:1 -- --dst-port 9999
+  chmod 0777 "$CASE_DIR/cache/programs"
+  count_run open 9999:3 -- --dst-port 9999
+  expect_match "a directory others can write: said" \
+    'not using the cache: .*/programs is not owned by uid 0 or is writable by others' "$(err_of open)"
+  expect_eq "a directory others can write: compiled, counts" 3 "$(no_socket open)"
+  chmod 0755 "$CASE_DIR/cache/programs"
+  local entry
+  entry=$(find "$CASE_DIR/cache/programs" -name '*.pack' | head -n 1)
+  chown nobody "$entry"
+  count_run foreign 9999:2 -- --dst-port 9999
+  expect_match "an entry of another user: said" "not using the cache: $entry is not owned by uid 0" \
+    "$(err_of foreign)"
+  expect_eq "an entry of another user: drops" 2 "$(no_socket foreign)"
+}
+
 case_no_cache_and_commands() {
   need_root
   need_drop_reasons
@@ -255,6 +278,7 @@ run_case "cache: a damaged entry is reported and recompiled, never loaded" case_
 run_case "pack: runs without the compiler; another shape is refused" case_pack_without_compiler
 run_case "pack: compiled for another kernel release is refused here" case_pack_for_another_kernel
 run_case "pack: compiled with other tracepoint formats (--tracefs) is refused here" case_pack_other_tracepoint_formats
+run_case "cache: a cache others can write is not used" case_untrusted_cache_unused
 run_case "cache: --no-cache, cache list, cache clear" case_no_cache_and_commands
 run_case "cache: two cold runs at once both count exactly; one entry" case_concurrent_cold_runs
 run_case "cache: over VNETSCOPE_CACHE_MAX_MB the oldest entries go" case_size_bound

@@ -44,10 +44,14 @@ start=$SECONDS
   skip "could not save the guest's tracepoint formats (see $build/lab-tracefs.log)"
 echo "lab: $(grep -a '^saved' "$build/lab-tracefs.log") in $((SECONDS - start)) s"
 start=$SECONDS
+# A program that does not compile for the guest is a failure of the
+# change, not a lab that cannot run.
 compile() {
   "$build/vnetscope" compile "$@" --kernel-release "$release" --tracefs "$tracefs" \
-    --kernel-headers "$image/headers/linux-headers-$release" -o "$packs" >/dev/null ||
-    skip "cannot compile '$*' for the guest kernel $release (see above)"
+    --kernel-headers "$image/headers/linux-headers-$release" -o "$packs" >/dev/null && return 0
+  echo "FAIL kernel lab: cannot compile '$*' for the guest kernel $release (see above)"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
 }
 compile --all
 compile drop-summary --group-by location --dev vnslab0
