@@ -130,6 +130,8 @@ static int compile_to_pack(lua_State *L, const char *text, int opts, struct pack
 static int core_compile(lua_State *L)
 {
   const char *text = luaL_checkstring(L, 1);
+  if (!lua_isnoneornil(L, 2))
+    luaL_checktype(L, 2, LUA_TTABLE);
   int opts = lua_istable(L, 2) ? 2 : 0;
   struct pack p = {0};
   int n = compile_to_pack(L, text, opts, &p);

@@ -238,6 +238,24 @@ static void rd_func(struct rd *r, struct pack_func *f)
   }
 }
 
+/* Map loads without a relocation would load whatever fd 0 is. Relocations
+ * are checked to be map loads, so equal counts with no two relocations
+ * on one load mean every load has one. */
+static int map_loads_covered(const struct pack_func *f)
+{
+  uint32_t loads = 0;
+  for (uint32_t i = 0; i + 1 < f->ninsns; i++)
+    if (f->insns[i].code == LD_IMM64 && f->insns[i].src_reg == BPF_PSEUDO_MAP_FD)
+      loads++, i++;
+  if (loads != f->nrelocs)
+    return 0;
+  for (uint32_t j = 0; j < f->nrelocs; j++)
+    for (uint32_t k = 0; k < j; k++)
+      if (f->relocs[j].insn == f->relocs[k].insn)
+        return 0;
+  return 1;
+}
+
 /* Every index must name an instruction the loader may rewrite. */
 static int pack_check(const struct pack *p, char *err, size_t errlen)
 {
@@ -253,6 +271,8 @@ static int pack_check(const struct pack *p, char *err, size_t errlen)
       if (rl->map >= p->nmaps)
         return pack_fail(err, errlen, "func %u reloc %u: map %u out of range", i, j, rl->map);
     }
+    if (!map_loads_covered(f))
+      return pack_fail(err, errlen, "func %u: a map load has no relocation", i);
   }
   for (uint32_t i = 0; i < p->nslots; i++) {
     const struct pack_slot *s = &p->slots[i];

@@ -37,6 +37,9 @@ local pack_env = os.getenv("VNETSCOPE_PACK")
 if pack_env and pack_env ~= "" then source = { kind = "pack", path = pack_env } end
 
 function M.configure(opts)
+  if opts.no_cache and opts.pack then
+    errors.usage("options --pack and --no-cache: give one (--pack loads a pack and never compiles)")
+  end
   if opts.no_cache then source = { kind = "none" } end
   if opts.pack then source = { kind = "pack", path = opts.pack } end
 end
@@ -63,6 +66,7 @@ end
 function M.abstract(text)
   local values, sentinels = {}, {}
   local shape = text:gsub("VNS_VALUE%((u%d+), 0x(%x+)%)", function(ctype, hex)
+    if #hex > 16 then return nil end  -- not a 64-bit value: left for clang to refuse
     local i = #values + 1
     values[i] = math.tointeger(tonumber(hex, 16))
     sentinels[i] = M.sentinel(i)
@@ -226,7 +230,10 @@ local function try_entry(path, key, values)
   local mod, err, code = core.load_pack(bytes, { key = key, values = values })
   if mod then return mod end
   if code == "corrupt" then
-    io.stderr:write(string.format("vnetscope: cache entry %s is damaged (%s); compiling again\n", path, err))
+    -- An entry of another pack format is an older vnetscope's: replaced quietly.
+    if not err:match("^pack format") then
+      io.stderr:write(string.format("vnetscope: cache entry %s is damaged (%s); compiling again\n", path, err))
+    end
     os.remove(path)
     return nil
   end

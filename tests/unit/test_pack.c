@@ -343,6 +343,17 @@ static void test_bad_indices(void **state)
 
 /* Any byte of the payload set to odd values, resealed: decode may accept
  * or refuse, but never reads out of bounds and refuses cleanly. */
+/* A map load the loader would not relocate (it would load fd 0). */
+static void test_unrelocated_map_load(void **state)
+{
+  struct pack p;
+  make_pack(&p);
+  p.funcs[0].nrelocs = 0;
+  assert_encoded_rejected(&p, "func 0: a map load has no relocation");
+  p.funcs[0].nrelocs = 1;
+  pack_free(&p);
+}
+
 static void test_mutations(void **state)
 {
   struct pack p, q;
@@ -547,6 +558,7 @@ int main(void)
       cmocka_unit_test(test_header),
       cmocka_unit_test(test_bad_counts),
       cmocka_unit_test(test_bad_indices),
+      cmocka_unit_test(test_unrelocated_map_load),
       cmocka_unit_test(test_mutations),
       cmocka_unit_test(test_relocate),
       cmocka_unit_test(test_relocate_errors),
