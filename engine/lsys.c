@@ -191,16 +191,20 @@ static int sys_stat(lua_State *L)
   return 1;
 }
 
-/* core.mkdirs(path) -> true | nil, message, errno */
-static int sys_mkdirs(lua_State *L)
+/* A util_* call on a path that returns 0 or -errno, as true | nil,
+ * message, errno: core.mkdirs(path), core.rmtree(path). */
+static int path_call(lua_State *L, int (*op)(const char *))
 {
   const char *path = luaL_checkstring(L, 1);
-  int rc = util_mkdirs(path);
+  int rc = op(path);
   if (rc)
     return lcore_fail(L, -rc, "%s: %s", path, strerror(-rc));
   lua_pushboolean(L, 1);
   return 1;
 }
+
+static int sys_mkdirs(lua_State *L) { return path_call(L, util_mkdirs); }
+static int sys_rmtree(lua_State *L) { return path_call(L, util_rmtree); }
 
 /* core.write_file(path, bytes) -> true | nil, message, errno: whole or
  * not at all (a private temporary file renamed over path), mode 0644,
@@ -231,17 +235,6 @@ static int sys_write_file(lua_State *L)
     unlink(tmp);
     return lcore_fail(L, err, "%s: %s", path, strerror(err));
   }
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* core.rmtree(path) -> true | nil, message, errno */
-static int sys_rmtree(lua_State *L)
-{
-  const char *path = luaL_checkstring(L, 1);
-  int rc = util_rmtree(path);
-  if (rc)
-    return lcore_fail(L, -rc, "%s: %s", path, strerror(-rc));
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -5,13 +5,14 @@
 -- The shape is the generated C with every value given at launch
 -- (template.value, VNS_VALUE in the C) replaced by a numbered sentinel.
 -- The program is compiled once with the sentinels; the engine records the
--- one instruction each sentinel became and patches the real values in at
+-- instructions each sentinel became and patches the real values in at
 -- load. What changes the code itself (a filter present or not, how many
 -- addresses, which grouping) changes the text and so the key.
 --
 -- The key is everything that decides the compiled code: the shape, the
--- kernel (release, build, headers), the compiler (libbcc, LLVM), the
--- vns headers programs include, the cflags and vnetscope's version. The
+-- kernel (release, build, headers, tracepoint formats), the compiler
+-- (libbcc, LLVM), the vns headers programs include, the cflags and
+-- vnetscope's version. Who may own the cache: see trusted(). The
 -- entry file holds its whole key: a file made for another key, or
 -- damaged (CRC32), is never loaded; it is compiled again.
 local core = require "vns.core"
