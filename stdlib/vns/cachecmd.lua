@@ -4,6 +4,7 @@ local cache = require "vns.cache"
 local check = require "vns.check"
 local core = require "vns.core"
 local errors = require "vns.errors"
+local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
 local registry = require "vns.registry"
@@ -139,7 +140,6 @@ local function check_target(own)
 end
 
 local function compile_one(tool, argv, out)
-  local options = require "vns.options"
   local opts = options.parse(tool:specs(), argv)
   local label = #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
   local file, err = cache.write_pack(tool:generate(opts), { cflags = program.cflags(), about = label }, out)
@@ -172,9 +172,7 @@ function M.compile(args)
   end
   local name = table.remove(rest, 1)
   if not name then errors.usage("compile: which tool? %s", USAGE) end
-  local tool = name:match("%.lua$") and registry.load(name, "script") or registry.find(name)
-  if not tool then errors.usage("compile: unknown tool '%s' (see 'vnetscope list')", name) end
-  compile_one(tool, rest, own.out)
+  compile_one(check.resolve(name, "compile"), rest, own.out)
   return 0
 end
 

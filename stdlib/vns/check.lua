@@ -38,9 +38,9 @@ local function check_tool(tool, rows)
 end
 
 -- A name is a shipped tool, or the path of a script that returns a tool.
-local function resolve(name)
+function M.resolve(name, command)
   if name:match("%.lua$") then return registry.load(name, "script") end
-  return registry.find(name) or errors.usage("check: unknown tool '%s'", name)
+  return registry.find(name) or errors.usage("%s: unknown tool '%s' (see 'vnetscope list')", command, name)
 end
 
 -- --pack DIR loads every program from packs (vnetscope compile --all);
@@ -63,7 +63,7 @@ end
 
 function M.run(args)
   local tools = {}
-  for _, name in ipairs(cache_options(args)) do tools[#tools + 1] = resolve(name) end
+  for _, name in ipairs(cache_options(args)) do tools[#tools + 1] = M.resolve(name, "check") end
   if #tools == 0 then tools = registry.all() end
   local rows, failed = {}, 0
   for _, tool in ipairs(tools) do failed = failed + check_tool(tool, rows) end
