@@ -36,21 +36,19 @@ void kheaders_default_env(struct kheaders_env *env)
   env->env_source = getenv("BCC_KERNEL_SOURCE");
 }
 
-/* FNV-1a 64 over the layout tag and then the file: any change to the
- * kernel's types, or to what we generate, gives a new cache entry. */
+/* The hash of the layout tag and then the file: any change to the
+ * kernel's types, or to what we generate, gives a new cache entry.
+ * fread fills whole chunks until the end, so the cuts never move. */
 static int kh_hash_file(const char *path, uint64_t *out)
 {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char *p = KHEADERS_LAYOUT; *p; p++)
-    h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+  uint64_t h = util_hash(UTIL_HASH_SEED, KHEADERS_LAYOUT, strlen(KHEADERS_LAYOUT));
   FILE *f = fopen(path, "rb");
   if (!f)
     return -errno;
   unsigned char buf[65536];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-    for (size_t i = 0; i < n; i++)
-      h = (h ^ buf[i]) * 0x100000001b3ULL;
+    h = util_hash(h, buf, n);
   int rc = ferror(f) ? -EIO : 0;
   fclose(f);
   *out = h;

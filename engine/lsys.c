@@ -256,17 +256,14 @@ static int sys_symlink(lua_State *L)
   return 1;
 }
 
-/* core.hash(s) -> 16 hex digits of FNV-1a 64: names cache files (the
+/* core.hash(s) -> 16 hex digits of util_hash: names cache files (the
  * file itself holds the whole key, so a collision is only a miss). */
 static int sys_hash(lua_State *L)
 {
   size_t len;
-  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ s[i]) * 0x100000001b3ULL;
+  const char *s = luaL_checklstring(L, 1, &len);
   char hex[17];
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)util_hash(UTIL_HASH_SEED, s, len));
   lua_pushstring(L, hex);
   return 1;
 }

@@ -99,3 +99,17 @@ int util_online_cpus(int *cpus, int max)
     cpus[n++] = 0;
   return n;
 }
+
+uint64_t util_hash(uint64_t h, const void *data, size_t len)
+{
+  const unsigned char *p = data;
+  for (; len >= 8; p += 8, len -= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 32;
+  }
+  for (; len; p++, len--)
+    h = (h ^ *p) * 0x100000001b3ULL;
+  return h;
+}
