@@ -32,6 +32,9 @@ struct vns_module *lmodule_check(lua_State *L, int idx);
  * returns 1, or lcore_fail's 3 results when a map cannot be created. */
 int lmodule_push(lua_State *L, struct pack *p);
 
+/* Push the names of p's functions as a 1-based array. */
+void lmodule_push_function_names(lua_State *L, const struct pack *p);
+
 /* The index of the map named name in the module, or -1. */
 int lmodule_map_index(const struct vns_module *m, const char *name);
 

@@ -93,14 +93,18 @@ static int module_release(lua_State *L)
   return 0;
 }
 
-static int module_functions(lua_State *L)
+void lmodule_push_function_names(lua_State *L, const struct pack *p)
 {
-  struct vns_module *m = lmodule_check(L, 1);
-  lua_createtable(L, (int)m->pack.nfuncs, 0);
-  for (uint32_t i = 0; i < m->pack.nfuncs; i++) {
-    lua_pushstring(L, m->pack.funcs[i].name);
+  lua_createtable(L, (int)p->nfuncs, 0);
+  for (uint32_t i = 0; i < p->nfuncs; i++) {
+    lua_pushstring(L, p->funcs[i].name);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
+}
+
+static int module_functions(lua_State *L)
+{
+  lmodule_push_function_names(L, &lmodule_check(L, 1)->pack);
   return 1;
 }
 

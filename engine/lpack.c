@@ -258,11 +258,7 @@ static int core_pack_info(lua_State *L)
   lua_setfield(L, -2, "values");
   lua_pushinteger(L, p.nmaps);
   lua_setfield(L, -2, "maps");
-  lua_createtable(L, (int)p.nfuncs, 0);
-  for (uint32_t i = 0; i < p.nfuncs; i++) {
-    lua_pushstring(L, p.funcs[i].name);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
+  lmodule_push_function_names(L, &p);
   lua_setfield(L, -2, "functions");
   pack_free(&p);
   return 1;
