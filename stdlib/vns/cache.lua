@@ -247,17 +247,29 @@ local function compile_entry(shape, sentinels, key, opts)
                                     key = key, about = opts.about or "" })
 end
 
--- A pack for text: with its values patchable when the compiled code
--- allows it, else for these values only. Returns bytes, key, values.
-local function compile_pack(text, kernel, opts)
-  local shape, values, sentinels = M.abstract(text)
-  local key = M.key(shape, opts.cflags, kernel)
-  local bytes, err, code = compile_entry(shape, sentinels, key, opts)
-  if not bytes and code == "unpatchable" then
-    key, values = M.key(text, opts.cflags, kernel), {}
-    bytes, err, code = compile_entry(text, {}, key, opts)
+-- A text once split into shape and values, with the keys it is found
+-- under: key (the shape; values patched in) and, for a program whose
+-- values could not be patched, exact() (the text itself).
+local function program_of(text, cflags, kernel)
+  local p = { text = text, cflags = cflags, kernel = kernel }
+  p.shape, p.values, p.sentinels = M.abstract(text)
+  p.key = M.key(p.shape, cflags, kernel)
+  function p.exact()
+    p.exact_key = p.exact_key or M.key(text, cflags, kernel)
+    return p.exact_key
   end
-  return bytes, key, values, err, code
+  return p
+end
+
+-- A pack for p: with its values patchable when the compiled code allows
+-- it, else for these values only. Returns bytes, key, values.
+local function compile_pack(p, opts)
+  local bytes, err, code = compile_entry(p.shape, p.sentinels, p.key, opts)
+  if not bytes and code == "unpatchable" then
+    bytes, err, code = compile_entry(p.text, {}, p.exact(), opts)
+    return bytes, p.exact(), {}, err, code
+  end
+  return bytes, p.key, p.values, err, code
 end
 
 -- clang quotes the compiled (sentinel) text: show the values instead.
@@ -279,18 +291,15 @@ local function from_cache(text, opts)
       return core.compile(text, opts)
     end
   end
-  local kernel = this_kernel()
-  local shape, values = M.abstract(text)
-  local key = M.key(shape, opts.cflags, kernel)
-  local mod, err, code = try_entry(entry_path(key), key, values)
+  local p = program_of(text, opts.cflags, this_kernel())
+  local mod, err, code = try_entry(entry_path(p.key), p.key, p.values)
   if mod or err then return mod, err, code end
   -- Values that could not be patched are part of the key.
-  local exact = M.key(text, opts.cflags, kernel)
-  mod, err, code = try_entry(entry_path(exact), exact, {})
+  mod, err, code = try_entry(entry_path(p.exact()), p.exact(), {})
   if mod or err then return mod, err, code end
   local bytes, used_key, used_values
-  bytes, used_key, used_values, err, code = compile_pack(text, kernel, opts)
-  if not bytes then return nil, with_values(err, values), code end
+  bytes, used_key, used_values, err, code = compile_pack(p, opts)
+  if not bytes then return nil, with_values(err, p.values), code end
   local path = entry_path(used_key)
   if store(path, bytes) then trim(path) end
   return core.load_pack(bytes, { key = used_key, values = used_values })
@@ -313,10 +322,8 @@ end
 
 -- A pack made elsewhere: it must be for this kernel and this shape.
 local function from_pack(text, opts)
-  local shape, values = M.abstract(text)
-  local kernel = this_kernel()
-  local want = M.key(shape, opts.cflags, kernel)
-  local exact = M.key(text, opts.cflags, kernel)
+  local p = program_of(text, opts.cflags, this_kernel())
+  local want, values, exact = p.key, p.values, p.exact()
   local path, found = pack_file(source.path, { want, exact })
   if found == exact then want, values = exact, {} end
   local bytes, err = read_file(path)
@@ -359,9 +366,9 @@ end
 -- `vnetscope compile`: write the pack for text to path (a file, or a
 -- directory where --pack DIR finds it). Returns the file written.
 function M.write_pack(text, opts, path)
-  local kernel = target or this_kernel()
-  local bytes, key, _, err = compile_pack(text, kernel, opts)
-  if not bytes then return nil, with_values(err, select(2, M.abstract(text))) end
+  local p = program_of(text, opts.cflags, target or this_kernel())
+  local bytes, key, _, err = compile_pack(p, opts)
+  if not bytes then return nil, with_values(err, p.values) end
   local st = core.stat(path)
   local is_dir = (st and st.dir) or path:sub(-1) == "/"
   local file = is_dir and (path:gsub("/+$", "") .. "/" .. core.hash(portable(key)) .. ".pack") or path
