@@ -16,16 +16,13 @@ local core = require "vns.core"
 local ctxfilter = require "vns.ctxfilter"
 local budget = require "vns.budget"
 local drops = require "vns.drops"
-local filter = require "vns.filter"
 local net = require "vns.net"
 local template = require "vns.template"
 local tool = require "vns.tool"
 
 local STACKS = 4096
 
-local function program(opts)
-  local f = filter.compile(opts, { arp = true })
-  opts.compiled_filter = f
+local function program(opts, f)
   return template.render(template.read("drop-details.c"), {
     BUDGET = budget.code(opts),
     FILTER_MAPS = f.decls,
@@ -41,7 +38,6 @@ local function program(opts)
 end
 
 local function prepare(run)
-  filter.fill(run.program, run.opts.compiled_filter)
   run.reason_names = drops.reason_names()
   -- bpf_ktime_get_ns is CLOCK_MONOTONIC: one offset turns it into wall time.
   run.wall_offset = core.walltime() - core.monotime() / 1e9
@@ -89,9 +85,9 @@ return tool.details {
   probes = { "tracepoint:skb:kfree_skb" },
   options = {
     net.options({ "dev" }),
-    filter.options(),
     { name = "stack", type = "flag", help = "kernel stack of each drop (costs a stack walk per event)" },
   },
+  filter = { arp = true },
   program = program,
   prepare = prepare,
   events = "events",

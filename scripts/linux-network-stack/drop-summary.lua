@@ -24,7 +24,6 @@ local drops = require "vns.drops"
 local errors = require "vns.errors"
 local output = require "vns.output"
 local template = require "vns.template"
-local filter = require "vns.filter"
 local tool = require "vns.tool"
 local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
@@ -71,9 +70,7 @@ local function reason_filter(opts)
   errors.fail("this kernel's skb:kfree_skb names no NOT_SPECIFIED reason")
 end
 
-local function program(opts)
-  local f = filter.compile(opts)
-  opts.compiled_filter = f
+local function program(opts, f)
   local flow_filter = f.guard.text
   if by_flow(opts) and not f.needs_l3 then
     flow_filter = "  struct vns_flow f = {};\n  vns_flow_l3(skb, &f);"
@@ -91,12 +88,6 @@ local function program(opts)
     STACK_MAPS = template.code(stack_maps),
     STACK = template.code(stack),
   })
-end
-
--- Large address/port sets live in maps: fill them before attaching, so
--- the filter is whole from the first packet.
-local function prepare(run)
-  filter.fill(run.program, run.opts.compiled_filter)
 end
 
 local function setup(run)
@@ -225,7 +216,6 @@ return tool.summary {
   probes = { "tracepoint:skb:kfree_skb" },
   options = {
     net.options({ "dev" }),
-    filter.options(),
     { name = "group-by", type = "choice", values = { "location", "flow", "stack", "all" }, default = "flow",
       help = "count per reason, location and device, plus: flow (5-tuple), stack, or all" },
     { name = "stack-sample", type = "flag",
@@ -238,8 +228,8 @@ return tool.summary {
     { "--group-by", "all", "--exclude-unspecified" },
     { "--group-by", "flow", "--stack-sample", "--proto", "udp", "--dst-port", "53" },
   },
+  filter = true,
   program = program,
-  prepare = prepare,
   setup = setup,
   collect = collect,
   render = render,

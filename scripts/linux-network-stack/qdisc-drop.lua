@@ -17,7 +17,6 @@
 local drops = require "vns.drops"
 local errors = require "vns.errors"
 local ctxfilter = require "vns.ctxfilter"
-local filter = require "vns.filter"
 local net = require "vns.net"
 local output = require "vns.output"
 local qdisc = require "vns.qdisc"
@@ -80,9 +79,7 @@ int kretprobe____dev_queue_xmit(struct pt_regs *ctx)
   return 0;
 }]]
 
-local function program(opts)
-  local f = filter.compile(opts)
-  opts.compiled_filter = f
+local function program(opts, f)
   local variant = variant_of(opts)
   local probes
   if variant == "tracepoint" then
@@ -106,7 +103,6 @@ local function program(opts)
 end
 
 local function prepare(run)
-  filter.fill(run.program, run.opts.compiled_filter)
   run.reason_names = drops.reason_names()
   run.variant = variant_of(run.opts)
   run.totals = { drops = {}, flows = {} }
@@ -206,11 +202,11 @@ return tool.summary {
   probes = { "tracepoint:skb:kfree_skb", "kprobe:__dev_queue_xmit" },
   options = {
     net.options({ "dev" }),
-    filter.options(),
     { name = "variant", type = "choice", values = { "auto", "tracepoint", "kprobe" }, default = "auto",
       help = "tracepoint: kfree_skb qdisc reasons (6.x); kprobe: __dev_queue_xmit drops (older)" },
   },
   check_variants = { { "--variant", "kprobe" }, { "--dev", "eth0", "--proto", "udp" } },
+  filter = true,
   program = program,
   prepare = prepare,
   collect = collect,

@@ -4,7 +4,8 @@
 --   return tool.summary {
 --     name = "drop-summary", about = "...", aliases = {...}, examples = {...},
 --     options = { ... },                      -- besides options.common()
---     program = function(opts) return c_text end,
+--     filter = true,                          -- optional: the flow options (below)
+--     program = function(opts, f) return c_text end,
 --     prepare = function(run) end,            -- optional, before attach (fill maps)
 --     setup = function(run) end,              -- optional, after attach
 --     collect = function(run, final) return data end,  -- read maps
@@ -20,13 +21,19 @@
 --     print = function(run, row, out) end,      -- one event as text
 --     header = function(run, out) end,          -- optional, once before events
 --
--- and may also collect/render a summary. JSON output is one object per
+-- and may also collect/render a summary. A tool that filters packets by
+-- flow says `filter = true` (or a table: `names`, the flow options to
+-- offer, default all with --filter; `arp` and the other vns.filter.compile
+-- settings): the loop adds those options, compiles them once, hands the
+-- compiled filter to program(opts, f) and fills its map-backed sets
+-- before anything is attached. JSON output is one object per
 -- line: events as `row` with type "event", reports as `data` with time
 -- fields added, and for details tools a "stats" object every interval.
 local budget = require "vns.budget"
 local cache = require "vns.cache"
 local core = require "vns.core"
 local events = require "vns.events"
+local filter = require "vns.filter"
 local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
@@ -49,14 +56,31 @@ function M.summary(def) return new("summary", def) end
 function M.details(def) return new("details", def) end
 function M.special(def) return new("special", def) end
 
+-- The filter settings of a tool: nil, or {names, cfg for filter.compile}.
+local function filter_def(self)
+  if not self.filter then return nil end
+  local cfg, names = {}, nil
+  for k, v in pairs(type(self.filter) == "table" and self.filter or {}) do
+    if k == "names" then names = v else cfg[k] = v end
+  end
+  return names, cfg
+end
+
 function Tool:specs()
   local defaults = self.defaults or {}
   local budget_option = self.kind == "details" and budget.option(defaults.max_events_per_sec) or {}
-  return options.flatten({ self.options or {}, options.common(defaults, self.kind), budget_option })
+  local flow_options = self.filter and filter.options((filter_def(self))) or {}
+  return options.flatten({ flow_options, self.options or {}, options.common(defaults, self.kind), budget_option })
 end
 
+-- The program's C text, and the compiled flow filter (nil without one).
 function Tool:generate(opts)
-  return self.program(opts)
+  local f
+  if self.filter then
+    local _, cfg = filter_def(self)
+    f = filter.compile(opts, cfg)
+  end
+  return self.program(opts, f), f
 end
 
 -- Compile and load every program without attaching (vnetscope check).
@@ -133,7 +157,7 @@ function Tool:run(argv)
   end
   -- Tools read tracepoint formats (tracefs) to generate: privilege first.
   program.require_privilege()
-  local text = self:generate(opts)
+  local text, flow_filter = self:generate(opts)
   if opts.emit_c then
     io.write(text)
     return 0
@@ -141,7 +165,10 @@ function Tool:run(argv)
   cache.configure(opts)
   local prog <close> = program.compile(text, { about = self.name })
   if core.interrupted() then return 130 end
-  local run = { tool = self, opts = opts, program = prog, reports = 0 }
+  local run = { tool = self, opts = opts, program = prog, reports = 0, filter = flow_filter }
+  -- Large address/port sets live in maps: filled before attaching, so
+  -- the filter is whole from the first packet.
+  if flow_filter then filter.fill(prog, flow_filter) end
   if self.prepare then self.prepare(run) end
   -- Buffers open before attach: an event sent before has nowhere to go
   -- and would not even count as lost.
