@@ -23,6 +23,7 @@
 local drops = require "vns.drops"
 local errors = require "vns.errors"
 local output = require "vns.output"
+local report = require "vns.report"
 local template = require "vns.template"
 local tool = require "vns.tool"
 local ctxfilter = require "vns.ctxfilter"
@@ -92,27 +93,22 @@ end
 
 local function setup(run)
   run.reason_names = drops.reason_names()
-  run.totals = {}
   if by_stack(run.opts) or run.opts.stack_sample then
     run.stacks = run.program:table("stacks")
   end
 end
 
--- The flow part of a key grouped by flow (IP only; "-" otherwise).
-local function add_flow(row, flow)
-  row.flow = net.flow_fields(flow, row) and net.flow_text(flow) or "-"
-end
-
-local function row_of(run, key, count)
+local function row_of(run, key)
   local reason = drops.reason_name(run.reason_names, key.reason)
   local row = {
-    count = count,
     reason = reason,
     reason_code = reason and key.reason or nil,
     location = drops.location(key.location),
     dev = key.dev ~= "" and key.dev or nil,
   }
-  if key.flow then add_flow(row, key.flow) end
+  if key.flow then
+    row.flow = net.flow_fields(key.flow, row) and net.flow_text(key.flow) or "-"
+  end
   if key.stack_id >= 0 then
     row.stack_id = key.stack_id
     row.stack = drops.stack(run.stacks, key.stack_id)
@@ -120,56 +116,33 @@ local function row_of(run, key, count)
   return row
 end
 
+local counts = report.counts { map = "drops", row = row_of, order = { "location", "flow" } }
+
 -- --stack-sample: the stack first seen for the row's location and reason.
-local function add_samples(run, rows)
+local function add_samples(run, rows, key_of)
   local samples = run.program:table("samples")
   for _, r in ipairs(rows) do
-    local id = samples:lookup({ location = r.location_addr, reason = r.reason_code or 0, pad = 0 })
+    local id = samples:lookup({ location = key_of[r].location, reason = r.reason_code or 0, pad = 0 })
     r.sample_stack = drops.stack(run.stacks, id)
   end
 end
 
-local function sorted_top(rows, top)
-  table.sort(rows, function(a, b)
-    if a.count ~= b.count then return a.count > b.count end
-    if a.location ~= b.location then return a.location < b.location end
-    return (a.flow or "") < (b.flow or "")
-  end)
-  local total, unspecified, shown = 0, 0, output.array()
-  for i, r in ipairs(rows) do
-    total = total + r.count
-    if r.reason == "NOT_SPECIFIED" then unspecified = unspecified + r.count end
-    if i <= top then shown[#shown + 1] = r end
-  end
-  return total, unspecified, shown
-end
-
-local function add_total(run, row)
-  local id = table.concat({ row.location, row.reason or "", row.dev or "", row.flow or "", row.stack_id or "" }, "|")
-  local t = run.totals[id]
-  if t then t.count = t.count + row.count else
-    local copy = {}
-    for k, v in pairs(row) do copy[k] = v end
-    run.totals[id] = copy
-  end
-end
-
 local function collect(run, final)
-  local rows = {}
-  for _, entry in ipairs(run.program:table("drops"):drain()) do
-    local row = row_of(run, entry[1], entry[2])
-    row.location_addr = entry[1].location
-    rows[#rows + 1] = row
-    add_total(run, row)
+  local c = counts:collect(run, final)
+  local unspecified = 0
+  for _, r in ipairs(c.all) do
+    if r.reason == "NOT_SPECIFIED" then unspecified = unspecified + r.count end
   end
-  if final then
-    rows = {}
-    for _, t in pairs(run.totals) do rows[#rows + 1] = t end
-  end
-  local total, unspecified, shown = sorted_top(rows, run.opts.top)
-  if final and run.opts.stack_sample then add_samples(run, shown) end
-  for _, r in ipairs(shown) do r.location_addr = nil end
-  return { type = final and "total" or "interval", total = total, unspecified = unspecified, drops = shown }
+  if final and run.opts.stack_sample then add_samples(run, c.rows, c.key) end
+  return { type = final and "total" or "interval", total = c.total, unspecified = unspecified, drops = c.rows }
+end
+
+-- Stacks go under their rows.
+local function stack_lines(r, out)
+  local stack = r.stack or r.sample_stack
+  if not stack then return end
+  if r.sample_stack then out:write("      first stack seen:\n") end
+  for _, frame in ipairs(stack) do out:write("      ", frame, "\n") end
 end
 
 local function render(run, data, out, final)
@@ -178,24 +151,9 @@ local function render(run, data, out, final)
     and string.format("  (%d NOT_SPECIFIED: no reason given; may be normal frees, see LOCATION)", data.unspecified) or ""
   out:write(string.format("\n%s  drops: %d%s\n", title, data.total, note))
   if data.total == 0 then return end
-  local headers, rows = { "COUNT", "REASON", "LOCATION", "DEVICE" }, {}
-  local flows = by_flow(run.opts)
-  if flows then headers[5] = "FLOW" end
-  for i, r in ipairs(data.drops) do
-    rows[i] = { r.count, r.reason or "-", r.location, r.dev or "-", flows and r.flow or nil }
-  end
-  -- Stacks go under their rows: lay the table out, then interleave.
-  local lines = {}
-  output.table({ write = function(_, ...) lines[#lines + 1] = table.concat({ ... }) end }, headers, rows, "  ")
-  out:write(lines[1])
-  for i, r in ipairs(data.drops) do
-    out:write(lines[i + 1])
-    local stack = r.stack or r.sample_stack
-    if stack then
-      if r.sample_stack then out:write("      first stack seen:\n") end
-      for _, frame in ipairs(stack) do out:write("      ", frame, "\n") end
-    end
-  end
+  local columns = { { "COUNT", "count" }, { "REASON", "reason" }, { "LOCATION", "location" }, { "DEVICE", "dev" } }
+  if by_flow(run.opts) then columns[5] = { "FLOW", "flow" } end
+  report.table(out, columns, data.drops, "  ", stack_lines)
 end
 
 return tool.summary {

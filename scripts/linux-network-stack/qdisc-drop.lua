@@ -19,6 +19,7 @@ local errors = require "vns.errors"
 local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
 local output = require "vns.output"
+local report = require "vns.report"
 local qdisc = require "vns.qdisc"
 local template = require "vns.template"
 local tool = require "vns.tool"
@@ -105,86 +106,48 @@ end
 local function prepare(run)
   run.reason_names = drops.reason_names()
   run.variant = variant_of(run.opts)
-  run.totals = { drops = {}, flows = {} }
   run.counters = qdisc.counters({ dev = run.opts.dev })
 end
 
-local function add(t, id, row)
-  if t[id] then t[id].count = t[id].count + row.count else t[id] = row end
-end
+local drop_counts = report.counts {
+  map = "drops", top = false, order = { "dev", "reason" },
+  row = function(run, k)
+    return { dev = k.dev, qdisc = k.kind ~= "" and k.kind or nil, handle = string.format("%x:", k.handle >> 16),
+             reason = run.variant == "tracepoint" and (run.reason_names[k.reason] or tostring(k.reason))
+                      or "NET_XMIT_DROP" }
+  end,
+}
 
-local function sorted(t, top)
-  local rows = {}
-  for _, r in pairs(t) do rows[#rows + 1] = r end
-  table.sort(rows, function(a, b)
-    if a.count ~= b.count then return a.count > b.count end
-    return (a.dev or "") .. (a.flow or a.reason or "") < (b.dev or "") .. (b.flow or b.reason or "")
-  end)
-  local out, total = output.array(), 0
-  for i, r in ipairs(rows) do
-    total = total + r.count
-    if not top or i <= top then out[#out + 1] = r end
-  end
-  return out, total
-end
-
--- Drop and flow counts of the interval (drained) and since start.
-local function collect_drops(run, final)
-  local dropped, flows = {}, {}
-  for _, e in ipairs(run.program:table("drops"):drain()) do
-    local k = e[1]
-    local reason = run.variant == "tracepoint" and (run.reason_names[k.reason] or tostring(k.reason)) or "NET_XMIT_DROP"
-    local row = { count = e[2], dev = k.dev, qdisc = k.kind ~= "" and k.kind or nil,
-                  handle = string.format("%x:", k.handle >> 16), reason = reason }
-    local id = table.concat({ row.dev, row.qdisc or "", row.handle, reason }, "|")
-    add(dropped, id, row)
-    local copy = {}
-    for key, v in pairs(row) do copy[key] = v end
-    add(run.totals.drops, id, copy)
-  end
-  for _, e in ipairs(run.program:table("flows"):drain()) do
-    local row = { count = e[2], dev = e[1].dev, flow = net.flow_text(e[1].flow) }
-    local id = row.dev .. "|" .. row.flow
-    add(flows, id, row)
-    add(run.totals.flows, id, { count = row.count, dev = row.dev, flow = row.flow })
-  end
-  if final then dropped, flows = run.totals.drops, run.totals.flows end
-  return dropped, flows
-end
+local flow_counts = report.counts {
+  map = "flows", order = { "dev", "flow" },
+  row = function(_, k) return { dev = k.dev, flow = net.flow_text(k.flow) } end,
+}
 
 local function collect(run, final)
-  local dropped, flows = collect_drops(run, final)
-  local drop_rows, total = sorted(dropped)
-  local flow_rows = sorted(flows, run.opts.top)
+  local dropped, flows = drop_counts:collect(run, final), flow_counts:collect(run, final)
   local counters, err = run.counters:changes(final)
-  return { type = final and "total" or "interval", variant = run.variant, total = total,
-           drops = drop_rows, flows = flow_rows, qdiscs = counters, qdiscs_error = err }
+  return { type = final and "total" or "interval", variant = run.variant, total = dropped.total,
+           drops = dropped.rows, flows = flows.rows, qdiscs = counters, qdiscs_error = err }
 end
 
 local function render(run, data, out, final)
   local title = final and "Total since start" or output.timestamp()
   out:write(string.format("\n%s  qdisc drops: %d\n", title, data.total))
   if #data.drops > 0 then
-    local rows = {}
-    for i, r in ipairs(data.drops) do rows[i] = { r.count, r.dev, r.qdisc or "-", r.handle, r.reason } end
-    output.table(out, { "COUNT", "DEVICE", "QDISC", "HANDLE", "REASON" }, rows, "  ")
+    report.table(out, { { "COUNT", "count" }, { "DEVICE", "dev" }, { "QDISC", "qdisc" }, { "HANDLE", "handle" },
+                        { "REASON", "reason" } }, data.drops)
   end
   if #data.flows > 0 then
     out:write("  flows dropped:\n")
-    local rows = {}
-    for i, r in ipairs(data.flows) do rows[i] = { r.count, r.dev, r.flow } end
-    output.table(out, { "COUNT", "DEVICE", "FLOW" }, rows, "  ")
+    report.table(out, { { "COUNT", "count" }, { "DEVICE", "dev" }, { "FLOW", "flow" } }, data.flows)
   end
   if data.qdiscs_error then
     out:write("  kernel qdisc counters: ", data.qdiscs_error, "\n")
   elseif #data.qdiscs > 0 then
     out:write("  kernel qdisc counters (tc -s) that changed:\n")
-    local rows = {}
-    for i, q in ipairs(data.qdiscs) do
-      rows[i] = { q.dev, q.kind, q.handle, q.parent, q.drops, q.overlimits, q.requeues, q.backlog, q.qlen }
-    end
-    output.table(out, { "DEVICE", "QDISC", "HANDLE", "PARENT", "DROPS", "OVERLIMITS", "REQUEUES", "BACKLOG", "QLEN" },
-                 rows, "  ")
+    report.table(out, { { "DEVICE", "dev" }, { "QDISC", "kind" }, { "HANDLE", "handle" }, { "PARENT", "parent" },
+                        { "DROPS", "drops" }, { "OVERLIMITS", "overlimits" }, { "REQUEUES", "requeues" },
+                        { "BACKLOG", "backlog" }, { "QLEN", "qlen" } }, data.qdiscs)
   end
 end
 

@@ -63,8 +63,18 @@ function commands.run(path, args)
   return run_chunk(chunk, args)
 end
 
+-- -e text sees the short forms of vns.adhoc (count{...}, trace{...})
+-- as names, and may leave out `return` for an expression, as lua -e does not
+-- but its prompt does.
 function commands.eval(text, args)
-  local chunk, err = load(text, "=(-e)")
+  local env = setmetatable({}, { __index = function(_, k)
+    local v = require("vns.adhoc").env[k]
+    if v ~= nil then return v end
+    return _G[k]
+  end, __newindex = _G })
+  local chunk = load("return " .. text, "=(-e)", "t", env)
+  local err
+  if not chunk then chunk, err = load(text, "=(-e)", "t", env) end
   if not chunk then errors.usage("-e: %s", err) end
   return run_chunk(chunk, args)
 end

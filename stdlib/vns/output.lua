@@ -18,7 +18,8 @@ local function numeric_columns(headers, rows)
   return numeric
 end
 
-function M.table(out, headers, rows, indent)
+-- after(i, out), when given, writes lines under row i (e.g. its stack).
+function M.table(out, headers, rows, indent, after)
   indent = indent or ""
   local width = {}
   for c, h in ipairs(headers) do width[c] = #h end
@@ -39,7 +40,10 @@ function M.table(out, headers, rows, indent)
     out:write(indent, table.concat(parts, "  "), "\n")
   end
   line(headers)
-  for _, row in ipairs(rows) do line(row) end
+  for i, row in ipairs(rows) do
+    line(row)
+    if after then after(i, out) end
+  end
 end
 
 local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",

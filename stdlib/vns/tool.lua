@@ -12,6 +12,11 @@
 --     render = function(run, data, out, final) end,    -- text output
 --   }
 --
+-- or, for one counting map shown as a table, instead of collect/render:
+--     counts = { map = "counts", row = function(run, key) return row end,
+--                columns = { { "COUNT", "count" }, ... }, what = "drops" },
+-- (vns.report).
+--
 -- `summary` tools report every interval and once more at exit. `details`
 -- tools stream events as they come (vns.events) and have the event
 -- budget --max-events-per-sec (vns.budget); they say
@@ -37,6 +42,7 @@ local filter = require "vns.filter"
 local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
+local report = require "vns.report"
 
 local Tool = {}
 Tool.__index = Tool
@@ -46,6 +52,9 @@ local M = {}
 local function new(kind, def)
   assert(def.name and def.about and def.program, "a tool needs name, about and program")
   def.kind = def.kind or kind
+  if def.counts and not def.collect then
+    def.collect, def.render = report.simple(def.counts)
+  end
   if def.kind == "details" then
     assert(def.events and def.decode and def.print, "a details tool needs events, decode and print")
   end

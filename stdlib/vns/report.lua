@@ -1,0 +1,148 @@
+-- report: what every summary tool does with a counting map each interval,
+-- written once: drain it (per-CPU values summed), turn each key into a
+-- row, keep running totals for the final report, sort by count and cut
+-- to --top; and lay rows out as a table under columns.
+--
+--   local drops = report.counts { map = "drops", row = function(run, key) return {...} end,
+--                                 order = { "location" }, top = true }
+--   local c = drops:collect(run, final)   -- {rows (top-N), all, total, key[row]}
+--   report.table(out, { { "COUNT", "count" }, { "DEVICE", "dev" } }, c.rows)
+--
+-- A tool with one counting map and nothing else to show can just say
+-- `counts = { map =, row =, columns =, what =, after = }` in its definition; the
+-- tool loop then collects and renders it (vns.tool).
+local output = require "vns.output"
+
+local M = {}
+
+local Counts = {}
+Counts.__index = Counts
+
+-- spec.map: the map's name; spec.row(run, key): a row (a table without
+-- count; count is added); spec.order: row fields that break ties after
+-- the count, in order; spec.top: false to keep every row (default: cut
+-- to --top when the tool has it).
+function M.counts(spec)
+  assert(type(spec.map) == "string", "report.counts needs map, a map name")
+  assert(type(spec.row) == "function", "report.counts needs row(run, key)")
+  return setmetatable({ map = spec.map, row = spec.row, order = spec.order or {}, top = spec.top }, Counts)
+end
+
+-- A per-CPU value is an array of numbers: its sum; a plain count as is.
+local function count_of(value)
+  if type(value) ~= "table" then return value end
+  local n = 0
+  for _, v in ipairs(value) do n = n + v end
+  return n
+end
+M.count_of = count_of
+
+-- A key's identity for the running totals: its fields, in a fixed order.
+local function identity(v)
+  if type(v) ~= "table" then return tostring(v) end
+  local names = {}
+  for k in pairs(v) do names[#names + 1] = tostring(k) end
+  table.sort(names)
+  local parts = {}
+  for i, k in ipairs(names) do
+    local x = v[k]
+    if x == nil then x = v[tonumber(k)] end
+    parts[i] = k .. "=" .. identity(x)
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+function Counts:sorter()
+  local order = self.order
+  return function(a, b)
+    if a.count ~= b.count then return a.count > b.count end
+    for _, f in ipairs(order) do
+      local x, y = a[f], b[f]
+      if x ~= y then
+        if x == nil or y == nil then return y == nil end
+        return tostring(x) < tostring(y)
+      end
+    end
+    return false
+  end
+end
+
+-- The state of one run: rows since start by key identity.
+function Counts:state(run)
+  run.report_counts = run.report_counts or {}
+  local st = run.report_counts[self]
+  if not st then
+    st = { totals = {}, keys = {} }
+    run.report_counts[self] = st
+  end
+  return st
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- Read and clear the map. Returns the rows of this interval (or, final,
+-- since start): rows (sorted, cut to top), all (sorted), total, and
+-- key[row] (the decoded map key of each row).
+function Counts:collect(run, final)
+  local st = self:state(run)
+  local rows, key_of = {}, {}
+  for _, e in ipairs(run.program:table(self.map):drain()) do
+    local row = self.row(run, e[1])
+    row.count = count_of(e[2])
+    rows[#rows + 1], key_of[row] = row, e[1]
+    local id = identity(e[1])
+    local t = st.totals[id]
+    if t then t.count = t.count + row.count else
+      t = copy(row)
+      st.totals[id], st.keys[t] = t, e[1]
+    end
+  end
+  if final then
+    rows, key_of = {}, st.keys
+    for _, t in pairs(st.totals) do rows[#rows + 1] = t end
+  end
+  table.sort(rows, self:sorter())
+  local top = self.top ~= false and run.opts.top or nil
+  local shown, total = output.array(), 0
+  for i, r in ipairs(rows) do
+    total = total + r.count
+    if not top or i <= top then shown[#shown + 1] = r end
+  end
+  return { rows = shown, all = rows, total = total, key = key_of }
+end
+
+-- Rows under columns { {HEADER, field}, ... }: a missing value shows as
+-- "-"; after(row, out), when given, writes lines under each row (stacks).
+function M.table(out, columns, rows, indent, after)
+  local headers, cells = {}, {}
+  for c, col in ipairs(columns) do headers[c] = col[1] end
+  for i, r in ipairs(rows) do
+    local line = {}
+    for c, col in ipairs(columns) do line[c] = r[col[2]] end
+    cells[i] = line
+  end
+  output.table(out, headers, cells, indent or "  ", after and function(i, o) after(rows[i], o) end)
+end
+
+-- The loop's collect and render for a definition's `counts` (see above):
+-- "HH:MM:SS  what: N" and the table of the interval; "Total since start"
+-- at exit. JSON: {type, total, rows}.
+function M.simple(spec)
+  local counts = M.counts(spec)
+  local what = spec.what or "count"
+  local function collect(run, final)
+    local c = counts:collect(run, final)
+    return { type = final and "total" or "interval", total = c.total, rows = c.rows }
+  end
+  local function render(_, data, out, final)
+    out:write(string.format("\n%s  %s: %d\n", final and "Total since start" or output.timestamp(), what, data.total))
+    if #data.rows > 0 then M.table(out, spec.columns, data.rows, "  ", spec.after) end
+  end
+  return collect, render
+end
+
+return M
