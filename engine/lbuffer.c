@@ -16,7 +16,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "lhandles.h"
 #include "luatype.h"
 #include "signals.h"
@@ -209,7 +209,7 @@ static int module_perf_buffer(lua_State *L)
       if (r)
         perf_reader_free(r);
       buffer_close(L, b);
-      return lcore_fail(L, err, "perf buffer %s on cpu %d: %s", map, cpus[i], strerror(err));
+      return lhelp_fail(L, err, "perf buffer %s on cpu %d: %s", map, cpus[i], strerror(err));
     }
     b->readers[b->nreaders++] = r;
     watch(fd, b);
@@ -233,7 +233,7 @@ static int module_ring_buffer(lua_State *L)
   if (!b->ring) {
     int err = errno;
     buffer_close(L, b);
-    return lcore_fail(L, err, "ring buffer %s: %s", map, strerror(err));
+    return lhelp_fail(L, err, "ring buffer %s: %s", map, strerror(err));
   }
   watch(ring_buffer__epoll_fd(b->ring), b);
   return 1;
@@ -303,7 +303,7 @@ static const luaL_Reg buffer_methods[] = {
 
 void lbuffer_register(lua_State *L)
 {
-  lcore_newclass(L, BUFFER_MT, buffer_methods, buffer_release);
+  lhelp_newclass(L, BUFFER_MT, buffer_methods, buffer_release);
   luaL_getmetatable(L, MODULE_MT);
   lua_pushcfunction(L, module_perf_buffer);
   lua_setfield(L, -2, "perf_buffer");

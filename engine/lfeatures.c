@@ -13,7 +13,7 @@
 
 #include <bcc/libbpf.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "probe_events.h"
 #include "tracefs.h"
 #include "util.h"

@@ -29,7 +29,7 @@ struct vns_prog {
 struct vns_module *lmodule_check(lua_State *L, int idx);
 
 /* Push a module taking ownership of *p (zeroed), with its maps created;
- * returns 1, or lcore_fail's 3 results when a map cannot be created. */
+ * returns 1, or lhelp_fail's 3 results when a map cannot be created. */
 int lmodule_push(lua_State *L, struct pack *p);
 
 /* Push the names of p's functions as a 1-based array. */

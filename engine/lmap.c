@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "lhandles.h"
 #include "lmap.h"
 #include "luatype.h"
@@ -135,7 +135,7 @@ static int map_update(lua_State *L)
   luatype_check_path(L, 2, m->key, key, "key");
   check_value(L, 3, m, value);
   if (bpf_update_elem(m->fd, key, value, BPF_ANY))
-    return lcore_fail(L, errno, "map %s update: %s", m->name, strerror(errno));
+    return lhelp_fail(L, errno, "map %s update: %s", m->name, strerror(errno));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -178,6 +178,6 @@ static const luaL_Reg map_methods[] = {
 
 void lmap_register(lua_State *L)
 {
-  lcore_newclass(L, MAP_MT, map_methods, map_release);
+  lhelp_newclass(L, MAP_MT, map_methods, map_release);
   lmapiter_register(L);
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "lhandles.h"
 #include "lmap.h"
 #include "luatype.h"
@@ -146,7 +146,7 @@ static int snapshot_to_lua(lua_State *L, int and_delete)
   free(s.keys);
   free(s.values);
   if (err)
-    return lcore_fail(L, -err, "map %s read: %s", m->name, strerror(-err));
+    return lhelp_fail(L, -err, "map %s read: %s", m->name, strerror(-err));
   return 1;
 }
 
@@ -189,7 +189,7 @@ static int map_clear(lua_State *L)
   free(s.keys);
   free(s.values);
   if (err)
-    return lcore_fail(L, -err, "map %s clear: %s", m->name, strerror(-err));
+    return lhelp_fail(L, -err, "map %s clear: %s", m->name, strerror(-err));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -202,7 +202,7 @@ static int map_count(lua_State *L)
   free(s.keys);
   free(s.values);
   if (err)
-    return lcore_fail(L, -err, "map %s count: %s", m->name, strerror(-err));
+    return lhelp_fail(L, -err, "map %s count: %s", m->name, strerror(-err));
   lua_pushinteger(L, (lua_Integer)s.n);
   return 1;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "lhandles.h"
 
 #define VERIFIER_LOG_SIZE (4u << 20)
@@ -54,7 +54,7 @@ int lmodule_push(lua_State *L, struct pack *p)
       int err = errno;
       module_close_maps(m);
       m->open = 0;
-      return lcore_fail(L, err, "create map %s: %s", pm->name, strerror(err));
+      return lhelp_fail(L, err, "create map %s: %s", pm->name, strerror(err));
     }
   }
   return 1;
@@ -200,12 +200,12 @@ static int module_load(lua_State *L)
   /* On failure BCC loads again with a log and prints it; capture that
    * so the verifier's words come back once, inside the error. */
   struct stderr_capture cap;
-  lcore_capture_start(&cap);
+  lhelp_capture_start(&cap);
   errno = 0;
   int fd = bcc_prog_load(type, fn, insns, (int)size, m->pack.license, m->pack.kern_version, 0, log,
                          VERIFIER_LOG_SIZE);
   int err = errno ? errno : EINVAL;
-  lcore_capture_end(L, &cap);
+  lhelp_capture_end(L, &cap);
   if (fd < 0) {
     push_verifier_failure(L, fn, err, *log ? log : lua_tostring(L, -1));
     free(log);
@@ -233,5 +233,5 @@ static const luaL_Reg module_methods[] = {
 
 void lmodule_register(lua_State *L)
 {
-  lcore_newclass(L, MODULE_MT, module_methods, module_release);
+  lhelp_newclass(L, MODULE_MT, module_methods, module_release);
 }

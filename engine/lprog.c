@@ -9,7 +9,7 @@
 
 #include <bcc/libbpf.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "lhandles.h"
 #include "probe.h"
 
@@ -66,7 +66,7 @@ static int prog_attach(lua_State *L)
   errno = 0;
   int err = ops->attach(L, p->fd, link, msg, sizeof msg);
   if (err)
-    return lcore_fail(L, -err, "%s", msg);
+    return lhelp_fail(L, -err, "%s", msg);
   link->ops = ops;
   probe_count_attach(1);
   lua_pushvalue(L, 1); /* keep the program alive while attached */
@@ -81,7 +81,7 @@ static int prog_info(lua_State *L)
   uint32_t len = sizeof info;
   memset(&info, 0, sizeof info);
   if (bpf_obj_get_info_by_fd(p->fd, &info, &len))
-    return lcore_fail(L, errno, "prog %s info: %s", p->name, strerror(errno));
+    return lhelp_fail(L, errno, "prog %s info: %s", p->name, strerror(errno));
   lua_createtable(L, 0, 6);
   lua_pushinteger(L, info.xlated_prog_len / 8);
   lua_setfield(L, -2, "insns");
@@ -145,8 +145,8 @@ static const luaL_Reg link_methods[] = {
 
 void lprog_register(lua_State *L)
 {
-  lcore_newclass(L, PROG_MT, prog_methods, prog_release);
-  lcore_newclass(L, LINK_MT, link_methods, link_release);
+  lhelp_newclass(L, PROG_MT, prog_methods, prog_release);
+  lhelp_newclass(L, LINK_MT, link_methods, link_release);
   lua_pushcfunction(L, core_live_links);
   lua_setfield(L, -2, "live_links");
 }

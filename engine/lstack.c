@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "lhandles.h"
 #include "lmap.h"
 
@@ -77,7 +77,7 @@ static int map_stack(lua_State *L)
     return luaL_error(L, "out of memory");
   if (bpf_lookup_elem(m->fd, &id, ips)) {
     free(ips);
-    return lcore_fail(L, errno, "stack %d in map %s: %s", id, m->name, strerror(errno));
+    return lhelp_fail(L, errno, "stack %d in map %s: %s", id, m->name, strerror(errno));
   }
   void *cache = symcache_for(pid);
   size_t max = m->leaf_size / sizeof *ips;
