@@ -22,6 +22,7 @@
 #include "signals.h"
 #include "util.h"
 
+#define BUFFER_MT "vns.buffer"
 #define MAX_CPUS 1024
 #define MAX_FIELDS 64
 
@@ -181,7 +182,7 @@ static void watch(int fd, struct vns_buffer *b)
   epoll_ctl(poller(), EPOLL_CTL_ADD, fd, &ev);
 }
 
-static int module_perf_buffer(lua_State *L)
+int lbuffer_perf_buffer(lua_State *L)
 {
   struct vns_module *m = lmodule_check(L, 1);
   const char *map = luaL_checkstring(L, 2);
@@ -217,7 +218,7 @@ static int module_perf_buffer(lua_State *L)
   return 1;
 }
 
-static int module_ring_buffer(lua_State *L)
+int lbuffer_ring_buffer(lua_State *L)
 {
   struct vns_module *m = lmodule_check(L, 1);
   const char *map = luaL_checkstring(L, 2);
@@ -304,12 +305,6 @@ static const luaL_Reg buffer_methods[] = {
 void lbuffer_register(lua_State *L)
 {
   lhelp_newclass(L, BUFFER_MT, buffer_methods, buffer_release);
-  luaL_getmetatable(L, MODULE_MT);
-  lua_pushcfunction(L, module_perf_buffer);
-  lua_setfield(L, -2, "perf_buffer");
-  lua_pushcfunction(L, module_ring_buffer);
-  lua_setfield(L, -2, "ring_buffer");
-  lua_pop(L, 1);
   lua_pushcfunction(L, core_poll);
   lua_setfield(L, -2, "poll");
 }

@@ -11,6 +11,7 @@
 #include "lhelp.h"
 #include "lhandles.h"
 
+#define MODULE_MT "vns.module"
 #define VERIFIER_LOG_SIZE (4u << 20)
 
 static void module_close_maps(struct vns_module *m)
@@ -194,9 +195,7 @@ static int module_load(lua_State *L)
   char *log = calloc(1, VERIFIER_LOG_SIZE);
   if (!log)
     return luaL_error(L, "out of memory");
-  struct vns_prog *p = lua_newuserdatauv(L, sizeof *p, 1);
-  p->fd = -1;
-  luaL_setmetatable(L, PROG_MT);
+  struct vns_prog *p = lprog_new(L);
   /* On failure BCC loads again with a log and prints it; capture that
    * so the verifier's words come back once, inside the error. */
   struct stderr_capture cap;
@@ -227,6 +226,8 @@ static const luaL_Reg module_methods[] = {
   { "insn_count", module_insn_count },
   { "insns", module_insns },
   { "load", module_load },
+  { "perf_buffer", lbuffer_perf_buffer },
+  { "ring_buffer", lbuffer_ring_buffer },
   { "close", module_release },
   { NULL, NULL },
 };

@@ -13,6 +13,9 @@
 #include "lhandles.h"
 #include "probe.h"
 
+#define PROG_MT "vns.prog"
+#define LINK_MT "vns.link"
+
 static const struct {
   const char *name;
   int type;
@@ -32,6 +35,15 @@ int lprog_type_by_name(const char *name)
     if (strcmp(prog_types[i].name, name) == 0)
       return prog_types[i].type;
   return -1;
+}
+
+struct vns_prog *lprog_new(lua_State *L)
+{
+  struct vns_prog *p = lua_newuserdatauv(L, sizeof *p, 1);
+  memset(p, 0, sizeof *p);
+  p->fd = -1;
+  luaL_setmetatable(L, PROG_MT);
+  return p;
 }
 
 static struct vns_prog *prog_check(lua_State *L, int idx)
