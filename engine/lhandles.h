@@ -49,7 +49,4 @@ struct vns_prog *lprog_new(lua_State *L);
 int lbuffer_perf_buffer(lua_State *L);
 int lbuffer_ring_buffer(lua_State *L);
 
-/* The BPF_PROG_TYPE_* for "kprobe", "tracepoint", ...; -1 if unknown. */
-int lprog_type_by_name(const char *name);
-
 #endif

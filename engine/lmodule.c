@@ -10,6 +10,7 @@
 
 #include "lhelp.h"
 #include "lhandles.h"
+#include "probe.h"
 
 #define MODULE_MT "vns.module"
 #define VERIFIER_LOG_SIZE (4u << 20)
@@ -183,7 +184,7 @@ static int module_load(lua_State *L)
   struct vns_module *m = lmodule_check(L, 1);
   const char *fn = luaL_checkstring(L, 2);
   const char *type_name = luaL_checkstring(L, 3);
-  int type = lprog_type_by_name(type_name);
+  int type = probe_prog_type(type_name);
   luaL_argcheck(L, type >= 0, 3, "unknown program type");
   const struct pack_func *f = find_func(L, m, fn);
   size_t size = f->ninsns * sizeof *f->insns;

@@ -16,27 +16,6 @@
 #define PROG_MT "vns.prog"
 #define LINK_MT "vns.link"
 
-static const struct {
-  const char *name;
-  int type;
-} prog_types[] = {
-  { "kprobe", BPF_PROG_TYPE_KPROBE },
-  { "uprobe", BPF_PROG_TYPE_KPROBE },
-  { "tracepoint", BPF_PROG_TYPE_TRACEPOINT },
-  { "raw_tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT },
-  { "perf_event", BPF_PROG_TYPE_PERF_EVENT },
-  { "socket_filter", BPF_PROG_TYPE_SOCKET_FILTER },
-  { "sched_cls", BPF_PROG_TYPE_SCHED_CLS },
-};
-
-int lprog_type_by_name(const char *name)
-{
-  for (size_t i = 0; i < sizeof prog_types / sizeof prog_types[0]; i++)
-    if (strcmp(prog_types[i].name, name) == 0)
-      return prog_types[i].type;
-  return -1;
-}
-
 struct vns_prog *lprog_new(lua_State *L)
 {
   struct vns_prog *p = lua_newuserdatauv(L, sizeof *p, 1);
@@ -68,7 +47,7 @@ static int prog_attach(lua_State *L)
   const char *kind = luaL_checkstring(L, 2);
   const struct probe_ops *ops = probe_find(kind);
   if (!ops)
-    return luaL_argerror(L, 2, "unknown probe kind (tracepoint, raw_tracepoint, kprobe, uprobe, perf_event)");
+    return luaL_argerror(L, 2, lua_pushfstring(L, "unknown probe kind (%s)", probe_kind_list()));
   if (ops->prog_type != p->prog_type)
     return luaL_error(L, "program %s was not loaded as a %s program", p->name, kind);
   struct probe_link *link = lua_newuserdatauv(L, sizeof *link, 1);
