@@ -16,8 +16,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "lhelp.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "luatype.h"
 #include "signals.h"
 #include "util.h"

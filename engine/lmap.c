@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lhelp.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "lmap.h"
 #include "lstack.h"
 #include "luatype.h"

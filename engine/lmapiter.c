@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "lhelp.h"
-#include "lhandles.h"
 #include "lmap.h"
 #include "luatype.h"
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lhelp.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "probe.h"
 
 #define MODULE_MT "vns.module"

@@ -14,8 +14,8 @@
 
 #include "compiler.h"
 #include "kheaders.h"
-#include "lhelp.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "tracefs.h"
 
 #define MAX_CFLAGS 64

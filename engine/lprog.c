@@ -9,8 +9,8 @@
 
 #include <bcc/libbpf.h>
 
-#include "lhelp.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "probe.h"
 
 #define PROG_MT "vns.prog"
