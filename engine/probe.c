@@ -10,7 +10,8 @@
 #include <linux/bpf.h>
 
 /* The registry: one line per probe type; X(t) names the ops table
- * probe_t defined in probe_<file>.c. Order is the order of messages. */
+ * probe_<t>, defined in the type's own probe_*.c. Order is the order of
+ * messages. */
 #define PROBE_REGISTRY(X) \
   X(tracepoint)           \
   X(raw_tracepoint)       \

@@ -19,7 +19,7 @@ struct probe_link {
 
 struct probe_ops {
   const char *name;
-  int prog_type;            /* the BPF_PROG_TYPE_* programs must be loaded as */
+  int prog_type;            /* BPF_PROG_TYPE_*: mod:load(fn, name) loads as it, attach checks it */
   /* Arguments are on the Lua stack from index 3 (after prog, kind).
    * Return 0, or -errno with msg filled; a failed attach leaves nothing. */
   int (*attach)(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t msglen);
