@@ -16,12 +16,13 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "lcore.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "luatype.h"
 #include "signals.h"
 #include "util.h"
 
+#define BUFFER_MT "vns.buffer"
 #define MAX_CPUS 1024
 #define MAX_FIELDS 64
 
@@ -181,7 +182,7 @@ static void watch(int fd, struct vns_buffer *b)
   epoll_ctl(poller(), EPOLL_CTL_ADD, fd, &ev);
 }
 
-static int module_perf_buffer(lua_State *L)
+int lbuffer_perf_buffer(lua_State *L)
 {
   struct vns_module *m = lmodule_check(L, 1);
   const char *map = luaL_checkstring(L, 2);
@@ -209,7 +210,7 @@ static int module_perf_buffer(lua_State *L)
       if (r)
         perf_reader_free(r);
       buffer_close(L, b);
-      return lcore_fail(L, err, "perf buffer %s on cpu %d: %s", map, cpus[i], strerror(err));
+      return lhelp_fail(L, err, "perf buffer %s on cpu %d: %s", map, cpus[i], strerror(err));
     }
     b->readers[b->nreaders++] = r;
     watch(fd, b);
@@ -217,7 +218,7 @@ static int module_perf_buffer(lua_State *L)
   return 1;
 }
 
-static int module_ring_buffer(lua_State *L)
+int lbuffer_ring_buffer(lua_State *L)
 {
   struct vns_module *m = lmodule_check(L, 1);
   const char *map = luaL_checkstring(L, 2);
@@ -233,7 +234,7 @@ static int module_ring_buffer(lua_State *L)
   if (!b->ring) {
     int err = errno;
     buffer_close(L, b);
-    return lcore_fail(L, err, "ring buffer %s: %s", map, strerror(err));
+    return lhelp_fail(L, err, "ring buffer %s: %s", map, strerror(err));
   }
   watch(ring_buffer__epoll_fd(b->ring), b);
   return 1;
@@ -303,13 +304,7 @@ static const luaL_Reg buffer_methods[] = {
 
 void lbuffer_register(lua_State *L)
 {
-  lcore_newclass(L, BUFFER_MT, buffer_methods, buffer_release);
-  luaL_getmetatable(L, MODULE_MT);
-  lua_pushcfunction(L, module_perf_buffer);
-  lua_setfield(L, -2, "perf_buffer");
-  lua_pushcfunction(L, module_ring_buffer);
-  lua_setfield(L, -2, "ring_buffer");
-  lua_pop(L, 1);
+  lhelp_newclass(L, BUFFER_MT, buffer_methods, buffer_release);
   lua_pushcfunction(L, core_poll);
   lua_setfield(L, -2, "poll");
 }

@@ -13,7 +13,7 @@
 
 #include <bcc/libbpf.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "probe_events.h"
 #include "tracefs.h"
 #include "util.h"
@@ -38,7 +38,7 @@ static int load_trivial(enum bpf_prog_type type, const struct bpf_prog_load_opts
   return bpf_prog_load(type, "vns_probe", "GPL", return_zero, 2, opts);
 }
 
-static void probe_raw_tracepoint(lua_State *L)
+static void features_try_raw_tracepoint(lua_State *L)
 {
   int fd = load_trivial(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
   int link = fd >= 0 ? bpf_raw_tracepoint_open("sys_enter", fd) : -1;
@@ -50,7 +50,7 @@ static void probe_raw_tracepoint(lua_State *L)
     close(fd);
 }
 
-static void probe_fentry(lua_State *L)
+static void features_try_fentry(lua_State *L)
 {
   struct btf *btf = btf__load_vmlinux_btf();
   int id = btf ? btf__find_by_name_kind(btf, "tcp_v4_rcv", BTF_KIND_FUNC) : -1;
@@ -71,7 +71,7 @@ static void probe_fentry(lua_State *L)
     close(fd);
 }
 
-static void probe_ringbuf(lua_State *L)
+static void features_try_ringbuf(lua_State *L)
 {
   int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "vns_probe", 0, 0, 4096, NULL);
   verdict(L, "ringbuf", fd >= 0, fd >= 0 ? "map created" : strerror(errno));
@@ -79,7 +79,7 @@ static void probe_ringbuf(lua_State *L)
     close(fd);
 }
 
-static void probe_perf_event(lua_State *L)
+static void features_try_perf_event(lua_State *L)
 {
   int fd = bpf_open_perf_event(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, -1, 0);
   verdict(L, "perf_event", fd >= 0, fd >= 0 ? "cpu-clock opened" : strerror(errno));
@@ -87,7 +87,7 @@ static void probe_perf_event(lua_State *L)
     close(fd);
 }
 
-static void probe_tracepoints(lua_State *L)
+static void features_try_tracepoints(lua_State *L)
 {
   char msg[256], path[256];
   if (tracefs_ensure(msg, sizeof msg)) {
@@ -98,7 +98,7 @@ static void probe_tracepoints(lua_State *L)
   verdict(L, "tracepoint", util_exists(path), util_exists(path) ? tracefs_root() : "skb:kfree_skb missing");
 }
 
-static void probe_stats(lua_State *L)
+static void features_try_stats(lua_State *L)
 {
   char *text = util_read_file("/proc/sys/kernel/bpf_stats_enabled", NULL);
   verdict(L, "bpf_stats", text != NULL,
@@ -114,12 +114,12 @@ static int core_features(lua_State *L)
           probe_kind_supported("kprobe") ? "kprobe PMU or kprobe_events" : "CONFIG_KPROBES off");
   verdict(L, "uprobe", probe_kind_supported("uprobe"),
           probe_kind_supported("uprobe") ? "uprobe PMU or uprobe_events" : "CONFIG_UPROBES off");
-  probe_tracepoints(L);
-  probe_raw_tracepoint(L);
-  probe_perf_event(L);
-  probe_fentry(L);
-  probe_ringbuf(L);
-  probe_stats(L);
+  features_try_tracepoints(L);
+  features_try_raw_tracepoint(L);
+  features_try_perf_event(L);
+  features_try_fentry(L);
+  features_try_ringbuf(L);
+  features_try_stats(L);
   return 1;
 }
 

@@ -8,12 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcore.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "lmap.h"
+#include "lstack.h"
 #include "luatype.h"
 
-#define BATCH_CHUNK 256
+#define MAP_MT "vns.map"
 
 static struct td_type *parse_or_bytes(const char *desc, size_t size)
 {
@@ -135,7 +136,7 @@ static int map_update(lua_State *L)
   luatype_check_path(L, 2, m->key, key, "key");
   check_value(L, 3, m, value);
   if (bpf_update_elem(m->fd, key, value, BPF_ANY))
-    return lcore_fail(L, errno, "map %s update: %s", m->name, strerror(errno));
+    return lhelp_fail(L, errno, "map %s update: %s", m->name, strerror(errno));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -168,16 +169,44 @@ static int map_info(lua_State *L)
   return 1;
 }
 
+/* map:stack(id [, pid]): one entry of a BPF_STACK_TRACE map, symbolized. */
+static int map_stack(lua_State *L)
+{
+  struct vns_map *m = lmap_check(L, 1);
+  luaL_argcheck(L, m->type == BPF_MAP_TYPE_STACK_TRACE, 1, "not a stack-trace map");
+  int id = (int)luaL_checkinteger(L, 2);
+  int pid = (int)luaL_optinteger(L, 3, -1);
+  if (id < 0) {
+    lua_newtable(L); /* the program could not take a stack (e.g. -EFAULT) */
+    return 1;
+  }
+  uint64_t *ips = calloc(1, m->leaf_size);
+  if (!ips)
+    return luaL_error(L, "out of memory");
+  if (bpf_lookup_elem(m->fd, &id, ips)) {
+    free(ips);
+    return lhelp_fail(L, errno, "stack %d in map %s: %s", id, m->name, strerror(errno));
+  }
+  lstack_push_frames(L, ips, m->leaf_size / sizeof *ips, pid);
+  free(ips);
+  return 1;
+}
+
 static const luaL_Reg map_methods[] = {
   { "lookup", map_lookup },
   { "update", map_update },
   { "delete", map_delete },
   { "info", map_info },
+  { "items", lmapiter_items },
+  { "entries", lmapiter_entries },
+  { "drain", lmapiter_drain },
+  { "clear", lmapiter_clear },
+  { "count", lmapiter_count },
+  { "stack", map_stack },
   { NULL, NULL },
 };
 
 void lmap_register(lua_State *L)
 {
-  lcore_newclass(L, MAP_MT, map_methods, map_release);
-  lmapiter_register(L);
+  lhelp_newclass(L, MAP_MT, map_methods, map_release);
 }

@@ -1,4 +1,4 @@
-/* lmap: internal interface shared by lmap.c, lmapiter.c and lstack.c. */
+/* lmap: internal interface shared by lmap.c and lmapiter.c. */
 #ifndef VNS_LMAP_H
 #define VNS_LMAP_H
 
@@ -22,7 +22,12 @@ size_t lmap_value_bytes(const struct vns_map *m);
 void lmap_push_value(lua_State *L, const struct vns_map *m, const void *value);
 int lmap_possible_cpus(void);
 
-/* lmapiter.c: items(), drain(), clear(), count() */
-void lmapiter_register(lua_State *L);
+/* Whole-map reads (lmapiter.c), methods of the map class that lmap.c
+ * lists: items(), entries(), drain(), clear(), count(). */
+int lmapiter_items(lua_State *L);
+int lmapiter_entries(lua_State *L);
+int lmapiter_drain(lua_State *L);
+int lmapiter_clear(lua_State *L);
+int lmapiter_count(lua_State *L);
 
 #endif

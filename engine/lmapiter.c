@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcore.h"
-#include "lhandles.h"
+#include "lhelp.h"
 #include "lmap.h"
 #include "luatype.h"
 
@@ -146,16 +145,16 @@ static int snapshot_to_lua(lua_State *L, int and_delete)
   free(s.keys);
   free(s.values);
   if (err)
-    return lcore_fail(L, -err, "map %s read: %s", m->name, strerror(-err));
+    return lhelp_fail(L, -err, "map %s read: %s", m->name, strerror(-err));
   return 1;
 }
 
-static int map_entries(lua_State *L)
+int lmapiter_entries(lua_State *L)
 {
   return snapshot_to_lua(L, 0);
 }
 
-static int map_drain(lua_State *L)
+int lmapiter_drain(lua_State *L)
 {
   return snapshot_to_lua(L, 1);
 }
@@ -172,7 +171,7 @@ static int items_next(lua_State *L)
   return 2;
 }
 
-static int map_items(lua_State *L)
+int lmapiter_items(lua_State *L)
 {
   if (snapshot_to_lua(L, 0) != 1)
     return luaL_error(L, "%s", lua_tostring(L, -2));
@@ -181,7 +180,7 @@ static int map_items(lua_State *L)
   return 1;
 }
 
-static int map_clear(lua_State *L)
+int lmapiter_clear(lua_State *L)
 {
   struct vns_map *m = lmap_check(L, 1);
   struct snapshot s = { 0 };
@@ -189,12 +188,12 @@ static int map_clear(lua_State *L)
   free(s.keys);
   free(s.values);
   if (err)
-    return lcore_fail(L, -err, "map %s clear: %s", m->name, strerror(-err));
+    return lhelp_fail(L, -err, "map %s clear: %s", m->name, strerror(-err));
   lua_pushboolean(L, 1);
   return 1;
 }
 
-static int map_count(lua_State *L)
+int lmapiter_count(lua_State *L)
 {
   struct vns_map *m = lmap_check(L, 1);
   struct snapshot s = { 0 };
@@ -202,23 +201,7 @@ static int map_count(lua_State *L)
   free(s.keys);
   free(s.values);
   if (err)
-    return lcore_fail(L, -err, "map %s count: %s", m->name, strerror(-err));
+    return lhelp_fail(L, -err, "map %s count: %s", m->name, strerror(-err));
   lua_pushinteger(L, (lua_Integer)s.n);
   return 1;
-}
-
-static const luaL_Reg iter_methods[] = {
-  { "items", map_items },
-  { "entries", map_entries },
-  { "drain", map_drain },
-  { "clear", map_clear },
-  { "count", map_count },
-  { NULL, NULL },
-};
-
-void lmapiter_register(lua_State *L)
-{
-  luaL_getmetatable(L, MAP_MT);
-  luaL_setfuncs(L, iter_methods, 0);
-  lua_pop(L, 1);
 }

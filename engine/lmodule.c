@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lcore.h"
 #include "lhandles.h"
+#include "lhelp.h"
+#include "probe.h"
 
+#define MODULE_MT "vns.module"
 #define VERIFIER_LOG_SIZE (4u << 20)
 
 static void module_close_maps(struct vns_module *m)
@@ -54,7 +56,7 @@ int lmodule_push(lua_State *L, struct pack *p)
       int err = errno;
       module_close_maps(m);
       m->open = 0;
-      return lcore_fail(L, err, "create map %s: %s", pm->name, strerror(err));
+      return lhelp_fail(L, err, "create map %s: %s", pm->name, strerror(err));
     }
   }
   return 1;
@@ -182,7 +184,7 @@ static int module_load(lua_State *L)
   struct vns_module *m = lmodule_check(L, 1);
   const char *fn = luaL_checkstring(L, 2);
   const char *type_name = luaL_checkstring(L, 3);
-  int type = lprog_type_by_name(type_name);
+  int type = probe_prog_type(type_name);
   luaL_argcheck(L, type >= 0, 3, "unknown program type");
   const struct pack_func *f = find_func(L, m, fn);
   size_t size = f->ninsns * sizeof *f->insns;
@@ -194,18 +196,16 @@ static int module_load(lua_State *L)
   char *log = calloc(1, VERIFIER_LOG_SIZE);
   if (!log)
     return luaL_error(L, "out of memory");
-  struct vns_prog *p = lua_newuserdatauv(L, sizeof *p, 1);
-  p->fd = -1;
-  luaL_setmetatable(L, PROG_MT);
+  struct vns_prog *p = lprog_new(L);
   /* On failure BCC loads again with a log and prints it; capture that
    * so the verifier's words come back once, inside the error. */
   struct stderr_capture cap;
-  lcore_capture_start(&cap);
+  lhelp_capture_start(&cap);
   errno = 0;
   int fd = bcc_prog_load(type, fn, insns, (int)size, m->pack.license, m->pack.kern_version, 0, log,
                          VERIFIER_LOG_SIZE);
   int err = errno ? errno : EINVAL;
-  lcore_capture_end(L, &cap);
+  lhelp_capture_end(L, &cap);
   if (fd < 0) {
     push_verifier_failure(L, fn, err, *log ? log : lua_tostring(L, -1));
     free(log);
@@ -227,11 +227,13 @@ static const luaL_Reg module_methods[] = {
   { "insn_count", module_insn_count },
   { "insns", module_insns },
   { "load", module_load },
+  { "perf_buffer", lbuffer_perf_buffer },
+  { "ring_buffer", lbuffer_ring_buffer },
   { "close", module_release },
   { NULL, NULL },
 };
 
 void lmodule_register(lua_State *L)
 {
-  lcore_newclass(L, MODULE_MT, module_methods, module_release);
+  lhelp_newclass(L, MODULE_MT, module_methods, module_release);
 }

@@ -14,8 +14,8 @@
 
 #include "compiler.h"
 #include "kheaders.h"
-#include "lcore.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "tracefs.h"
 
 #define MAX_CFLAGS 64
@@ -39,7 +39,7 @@ static int ensure_headers(void)
 static int core_kheaders(lua_State *L)
 {
   if (ensure_headers())
-    return lcore_fail(L, ENOENT, "%s", headers_err);
+    return lhelp_fail(L, ENOENT, "%s", headers_err);
   lua_pushstring(L, kheaders_kind_name(headers.kind));
   lua_pushstring(L, headers.dir);
   return 2;
@@ -74,7 +74,7 @@ static int core_use_kernel_headers(lua_State *L)
 {
   const char *dir = luaL_checkstring(L, 1);
   if (setenv("BCC_KERNEL_SOURCE", dir, 1))
-    return lcore_fail(L, errno, "BCC_KERNEL_SOURCE: %s", strerror(errno));
+    return lhelp_fail(L, errno, "BCC_KERNEL_SOURCE: %s", strerror(errno));
   headers_ready = 0;
   lua_pushboolean(L, 1);
   return 1;
@@ -97,7 +97,7 @@ static int collect_cflags(lua_State *L, int opts, const char **cflags)
 }
 
 /* Compile text with the plugin; on success the pack is filled. Pushes
- * nothing on success; on failure returns lcore_fail's 3 results. */
+ * nothing on success; on failure returns lhelp_fail's 3 results. */
 static int compile_to_pack(lua_State *L, const char *text, int opts, struct pack *out)
 {
   const char *cflags[MAX_CFLAGS];
@@ -111,18 +111,18 @@ static int compile_to_pack(lua_State *L, const char *text, int opts, struct pack
   }
   char msg[1024];
   if (tracefs_ensure(msg, sizeof msg))
-    return lcore_fail(L, EPERM, "%s", msg);
+    return lhelp_fail(L, EPERM, "%s", msg);
   if (ensure_headers())
-    return lcore_fail(L, ENOENT, "%s", headers_err);
+    return lhelp_fail(L, ENOENT, "%s", headers_err);
   compiler_fn compile = compiler_get(msg, sizeof msg);
   if (!compile)
-    return lcore_fail(L, ENOENT, "%s", msg);
+    return lhelp_fail(L, ENOENT, "%s", msg);
   struct stderr_capture cap;
-  lcore_capture_start(&cap);
+  lhelp_capture_start(&cap);
   int rc = compile(text, cflags, ncflags, flags, out, msg, sizeof msg);
-  lcore_capture_end(L, &cap);
+  lhelp_capture_end(L, &cap);
   if (rc)
-    return lcore_fail(L, EINVAL, "%s", msg[0] ? msg : lua_tostring(L, -1));
+    return lhelp_fail(L, EINVAL, "%s", msg[0] ? msg : lua_tostring(L, -1));
   lua_pop(L, 1);
   return 0;
 }

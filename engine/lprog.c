@@ -9,29 +9,20 @@
 
 #include <bcc/libbpf.h>
 
-#include "lcore.h"
 #include "lhandles.h"
+#include "lhelp.h"
 #include "probe.h"
 
-static const struct {
-  const char *name;
-  int type;
-} prog_types[] = {
-  { "kprobe", BPF_PROG_TYPE_KPROBE },
-  { "uprobe", BPF_PROG_TYPE_KPROBE },
-  { "tracepoint", BPF_PROG_TYPE_TRACEPOINT },
-  { "raw_tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT },
-  { "perf_event", BPF_PROG_TYPE_PERF_EVENT },
-  { "socket_filter", BPF_PROG_TYPE_SOCKET_FILTER },
-  { "sched_cls", BPF_PROG_TYPE_SCHED_CLS },
-};
+#define PROG_MT "vns.prog"
+#define LINK_MT "vns.link"
 
-int lprog_type_by_name(const char *name)
+struct vns_prog *lprog_new(lua_State *L)
 {
-  for (size_t i = 0; i < sizeof prog_types / sizeof prog_types[0]; i++)
-    if (strcmp(prog_types[i].name, name) == 0)
-      return prog_types[i].type;
-  return -1;
+  struct vns_prog *p = lua_newuserdatauv(L, sizeof *p, 1);
+  memset(p, 0, sizeof *p);
+  p->fd = -1;
+  luaL_setmetatable(L, PROG_MT);
+  return p;
 }
 
 static struct vns_prog *prog_check(lua_State *L, int idx)
@@ -56,7 +47,7 @@ static int prog_attach(lua_State *L)
   const char *kind = luaL_checkstring(L, 2);
   const struct probe_ops *ops = probe_find(kind);
   if (!ops)
-    return luaL_argerror(L, 2, "unknown probe kind (tracepoint, raw_tracepoint, kprobe, uprobe, perf_event)");
+    return luaL_argerror(L, 2, lua_pushfstring(L, "unknown probe kind (%s)", probe_kind_list()));
   if (ops->prog_type != p->prog_type)
     return luaL_error(L, "program %s was not loaded as a %s program", p->name, kind);
   struct probe_link *link = lua_newuserdatauv(L, sizeof *link, 1);
@@ -66,7 +57,7 @@ static int prog_attach(lua_State *L)
   errno = 0;
   int err = ops->attach(L, p->fd, link, msg, sizeof msg);
   if (err)
-    return lcore_fail(L, -err, "%s", msg);
+    return lhelp_fail(L, -err, "%s", msg);
   link->ops = ops;
   probe_count_attach(1);
   lua_pushvalue(L, 1); /* keep the program alive while attached */
@@ -81,7 +72,7 @@ static int prog_info(lua_State *L)
   uint32_t len = sizeof info;
   memset(&info, 0, sizeof info);
   if (bpf_obj_get_info_by_fd(p->fd, &info, &len))
-    return lcore_fail(L, errno, "prog %s info: %s", p->name, strerror(errno));
+    return lhelp_fail(L, errno, "prog %s info: %s", p->name, strerror(errno));
   lua_createtable(L, 0, 6);
   lua_pushinteger(L, info.xlated_prog_len / 8);
   lua_setfield(L, -2, "insns");
@@ -145,8 +136,8 @@ static const luaL_Reg link_methods[] = {
 
 void lprog_register(lua_State *L)
 {
-  lcore_newclass(L, PROG_MT, prog_methods, prog_release);
-  lcore_newclass(L, LINK_MT, link_methods, link_release);
+  lhelp_newclass(L, PROG_MT, prog_methods, prog_release);
+  lhelp_newclass(L, LINK_MT, link_methods, link_release);
   lua_pushcfunction(L, core_live_links);
   lua_setfield(L, -2, "live_links");
 }

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 
 struct qdisc_row {
   char kind[IFNAMSIZ];
@@ -112,7 +112,7 @@ static int qdisc_stats(lua_State *L)
 {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0)
-    return lcore_fail(L, errno, "qdisc statistics: netlink socket: %s", strerror(errno));
+    return lhelp_fail(L, errno, "qdisc statistics: netlink socket: %s", strerror(errno));
   struct {
     struct nlmsghdr h;
     struct tcmsg tc;
@@ -125,14 +125,14 @@ static int qdisc_stats(lua_State *L)
   if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
     int err = errno;
     close(fd);
-    return lcore_fail(L, err, "qdisc statistics: netlink request: %s", strerror(err));
+    return lhelp_fail(L, err, "qdisc statistics: netlink request: %s", strerror(err));
   }
   lua_newtable(L);
   int err = read_dump(L, fd, req.h.nlmsg_seq);
   close(fd);
   if (err) {
     lua_pop(L, 1);
-    return lcore_fail(L, err, "qdisc statistics: netlink dump: %s", strerror(err));
+    return lhelp_fail(L, err, "qdisc statistics: netlink dump: %s", strerror(err));
   }
   return 1;
 }

@@ -1,17 +1,12 @@
-/* lstack: stack-trace maps and addresses resolved to symbol+offset with
- * BCC's symbol caches (one for the kernel, one per traced process).
- *   map:stack(id [, pid]) -> {{addr=, sym=, offset=, module=}, ...}
+/* lstack: addresses resolved to symbol+offset with BCC's symbol caches
+ * (one for the kernel, one per traced process); map:stack (lmap.c)
+ * pushes its frames through here.
  *   core.ksym(addr)       -> sym, offset, module | nil */
 #include <bcc/bcc_syms.h>
-#include <bcc/libbpf.h>
-#include <errno.h>
-#include <linux/bpf.h>
-#include <stdlib.h>
+#include <lauxlib.h>
 #include <string.h>
 
-#include "lcore.h"
-#include "lhandles.h"
-#include "lmap.h"
+#include "lstack.h"
 
 #define USER_CACHES 32
 
@@ -62,32 +57,14 @@ static void push_frame(lua_State *L, void *cache, int pid, uint64_t addr)
     bcc_symbol_free_demangle_name(&sym);
 }
 
-static int map_stack(lua_State *L)
+void lstack_push_frames(lua_State *L, const uint64_t *ips, size_t max, int pid)
 {
-  struct vns_map *m = lmap_check(L, 1);
-  luaL_argcheck(L, m->type == BPF_MAP_TYPE_STACK_TRACE, 1, "not a stack-trace map");
-  int id = (int)luaL_checkinteger(L, 2);
-  int pid = (int)luaL_optinteger(L, 3, -1);
-  if (id < 0) {
-    lua_newtable(L); /* the program could not take a stack (e.g. -EFAULT) */
-    return 1;
-  }
-  uint64_t *ips = calloc(1, m->leaf_size);
-  if (!ips)
-    return luaL_error(L, "out of memory");
-  if (bpf_lookup_elem(m->fd, &id, ips)) {
-    free(ips);
-    return lcore_fail(L, errno, "stack %d in map %s: %s", id, m->name, strerror(errno));
-  }
   void *cache = symcache_for(pid);
-  size_t max = m->leaf_size / sizeof *ips;
   lua_createtable(L, 16, 0);
   for (size_t i = 0; i < max && ips[i]; i++) {
     push_frame(L, cache, pid, ips[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  free(ips);
-  return 1;
 }
 
 static int core_ksym(lua_State *L)
@@ -107,10 +84,6 @@ static int core_ksym(lua_State *L)
 
 void lstack_register(lua_State *L)
 {
-  luaL_getmetatable(L, MAP_MT);
-  lua_pushcfunction(L, map_stack);
-  lua_setfield(L, -2, "stack");
-  lua_pop(L, 1);
   lua_pushcfunction(L, core_ksym);
   lua_setfield(L, -2, "ksym");
 }

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lcore.h"
+#include "lhelp.h"
 #include "signals.h"
 #include "tracefs.h"
 #include "util.h"
@@ -65,7 +65,7 @@ static int sys_ifindex(lua_State *L)
 {
   unsigned idx = if_nametoindex(luaL_checkstring(L, 1));
   if (!idx)
-    return lcore_fail(L, errno, "interface %s: %s", lua_tostring(L, 1), strerror(errno));
+    return lhelp_fail(L, errno, "interface %s: %s", lua_tostring(L, 1), strerror(errno));
   lua_pushinteger(L, idx);
   return 1;
 }
@@ -75,7 +75,7 @@ static int sys_ifname(lua_State *L)
   char name[IF_NAMESIZE];
   lua_Integer idx = luaL_checkinteger(L, 1);
   if (!if_indextoname((unsigned)idx, name))
-    return lcore_fail(L, errno, "interface index %d: %s", (int)idx, strerror(errno));
+    return lhelp_fail(L, errno, "interface index %d: %s", (int)idx, strerror(errno));
   lua_pushstring(L, name);
   return 1;
 }
@@ -106,7 +106,7 @@ static int sys_tracefs(lua_State *L)
 {
   char msg[256];
   if (tracefs_ensure(msg, sizeof msg))
-    return lcore_fail(L, EPERM, "%s", msg);
+    return lhelp_fail(L, EPERM, "%s", msg);
   lua_pushstring(L, tracefs_root());
   return 1;
 }
@@ -117,11 +117,11 @@ static int sys_tracepoint_format(lua_State *L)
   const char *category = luaL_checkstring(L, 1), *name = luaL_checkstring(L, 2);
   char msg[256], path[512];
   if (tracefs_ensure(msg, sizeof msg))
-    return lcore_fail(L, EPERM, "%s", msg);
+    return lhelp_fail(L, EPERM, "%s", msg);
   snprintf(path, sizeof path, "%s/events/%s/%s/format", tracefs_root(), category, name);
   char *text = util_read_file(path, NULL);
   if (!text)
-    return lcore_fail(L, errno, "tracepoint %s:%s: %s", category, name, strerror(errno));
+    return lhelp_fail(L, errno, "tracepoint %s:%s: %s", category, name, strerror(errno));
   lua_pushstring(L, text);
   free(text);
   return 1;
@@ -134,7 +134,7 @@ static int sys_use_tracefs_events(lua_State *L)
   char msg[512];
   int err = tracefs_use_events(dir, msg, sizeof msg);
   if (err)
-    return lcore_fail(L, -err, "%s", msg);
+    return lhelp_fail(L, -err, "%s", msg);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -151,7 +151,7 @@ static int sys_listdir(lua_State *L)
   const char *path = luaL_checkstring(L, 1);
   DIR *d = opendir(path);
   if (!d)
-    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+    return lhelp_fail(L, errno, "%s: %s", path, strerror(errno));
   lua_newtable(L);
   int n = 0;
   for (struct dirent *e; (e = readdir(d));) {
@@ -176,7 +176,7 @@ static int sys_stat(lua_State *L)
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
   if (stat(path, &st))
-    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+    return lhelp_fail(L, errno, "%s: %s", path, strerror(errno));
   lua_createtable(L, 0, 5);
   lua_pushinteger(L, (lua_Integer)st.st_uid);
   lua_setfield(L, -2, "uid");
@@ -198,7 +198,7 @@ static int path_call(lua_State *L, int (*op)(const char *))
   const char *path = luaL_checkstring(L, 1);
   int rc = op(path);
   if (rc)
-    return lcore_fail(L, -rc, "%s: %s", path, strerror(-rc));
+    return lhelp_fail(L, -rc, "%s: %s", path, strerror(-rc));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -219,7 +219,7 @@ static int sys_write_file(lua_State *L)
   snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u", path, (long)getpid(), seq++);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
-    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+    return lhelp_fail(L, errno, "%s: %s", path, strerror(errno));
   int err = fchmod(fd, 0644) ? errno : 0;
   for (size_t off = 0; !err && off < len;) {
     ssize_t n = write(fd, bytes + off, len - off);
@@ -233,7 +233,7 @@ static int sys_write_file(lua_State *L)
     err = errno;
   if (err) {
     unlink(tmp);
-    return lcore_fail(L, err, "%s: %s", path, strerror(err));
+    return lhelp_fail(L, err, "%s: %s", path, strerror(err));
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -251,7 +251,7 @@ static int sys_symlink(lua_State *L)
   const char *target = luaL_checkstring(L, 1);
   const char *path = luaL_checkstring(L, 2);
   if (symlink(target, path))
-    return lcore_fail(L, errno, "%s: %s", path, strerror(errno));
+    return lhelp_fail(L, errno, "%s: %s", path, strerror(errno));
   lua_pushboolean(L, 1);
   return 1;
 }

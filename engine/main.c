@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lcore.h"
+#include "linit.h"
 #include "signals.h"
 #include "util.h"
 

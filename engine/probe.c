@@ -7,23 +7,64 @@
 #include <unistd.h>
 
 #include <bcc/libbpf.h>
+#include <linux/bpf.h>
 
-static const struct probe_ops *const registry[] = {
-  &probe_tracepoint,
-  &probe_raw_tracepoint,
-  &probe_kprobe,
-  &probe_uprobe,
-  &probe_perf_event,
+/* The registry: one line per probe type; X(t) names the ops table
+ * probe_<t>, defined in the type's own probe_*.c. Order is the order of
+ * messages. */
+#define PROBE_REGISTRY(X) \
+  X(tracepoint)           \
+  X(raw_tracepoint)       \
+  X(kprobe)               \
+  X(uprobe)               \
+  X(perf_event)
+
+#define PROBE_DECLARE(t) extern const struct probe_ops probe_##t;
+#define PROBE_ENTRY(t) &probe_##t,
+PROBE_REGISTRY(PROBE_DECLARE)
+static const struct probe_ops *const probe_registry[] = { PROBE_REGISTRY(PROBE_ENTRY) };
+#define PROBE_COUNT (sizeof probe_registry / sizeof probe_registry[0])
+
+/* Kinds mod:load accepts that have no attach here: the program fd is
+ * handed to something else (a socket, tc). */
+static const struct {
+  const char *name;
+  int prog_type;
+} probe_load_only[] = {
+  { "socket_filter", BPF_PROG_TYPE_SOCKET_FILTER },
+  { "sched_cls", BPF_PROG_TYPE_SCHED_CLS },
 };
 
 static int live_links;
 
 const struct probe_ops *probe_find(const char *name)
 {
-  for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
-    if (strcmp(registry[i]->name, name) == 0)
-      return registry[i];
+  for (size_t i = 0; i < PROBE_COUNT; i++)
+    if (strcmp(probe_registry[i]->name, name) == 0)
+      return probe_registry[i];
   return NULL;
+}
+
+int probe_prog_type(const char *kind)
+{
+  const struct probe_ops *ops = probe_find(kind);
+  if (ops)
+    return ops->prog_type;
+  for (size_t i = 0; i < sizeof probe_load_only / sizeof probe_load_only[0]; i++)
+    if (strcmp(probe_load_only[i].name, kind) == 0)
+      return probe_load_only[i].prog_type;
+  return -1;
+}
+
+const char *probe_kind_list(void)
+{
+  static char list[256];
+  if (list[0])
+    return list;
+  for (size_t i = 0; i < PROBE_COUNT; i++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+             probe_registry[i]->name);
+  return list;
 }
 
 int probe_keep_fd(struct probe_link *link, int fd, const char *enoent_why, char *msg, size_t len)

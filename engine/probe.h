@@ -1,4 +1,5 @@
-/* probe: one ops table per probe type, registered in probe.c.
+/* probe: one ops table per probe type (probe_<type>.c), registered by
+ * one line in probe.c; see docs/adding-a-probe-type.md.
  * A link is what an attach leaves behind; detaching it must undo every
  * piece of kernel state, and must be safe to call twice. */
 #ifndef VNS_PROBE_H
@@ -18,17 +19,23 @@ struct probe_link {
 
 struct probe_ops {
   const char *name;
-  int prog_type;            /* the BPF_PROG_TYPE_* programs must be loaded as */
+  int prog_type;            /* BPF_PROG_TYPE_*: mod:load(fn, name) loads as it, attach checks it */
   /* Arguments are on the Lua stack from index 3 (after prog, kind).
    * Return 0, or -errno with msg filled; a failed attach leaves nothing. */
   int (*attach)(lua_State *L, int prog_fd, struct probe_link *link, char *msg, size_t msglen);
   void (*detach)(struct probe_link *link);
 };
 
-extern const struct probe_ops probe_tracepoint, probe_raw_tracepoint, probe_kprobe,
-    probe_uprobe, probe_perf_event;
-
+/* The probe type named name ("kprobe", ...), or NULL. */
 const struct probe_ops *probe_find(const char *name);
+
+/* The BPF_PROG_TYPE_* a function loaded as kind must have: the probe
+ * type's, or a load-only kind's (a program vnetscope loads but another
+ * tool attaches); -1 for an unknown kind. */
+int probe_prog_type(const char *kind);
+
+/* "tracepoint, raw_tracepoint, ...": the probe types, for messages. */
+const char *probe_kind_list(void);
 
 /* Keep a successful attach's fd in the link; for a failed one (fd < 0)
  * write "<desc>: <why>" to msg, with enoent_why for ENOENT, and return

@@ -1,10 +1,10 @@
-#include "lcore.h"
+#include "lhelp.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
-void lcore_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction release)
+void lhelp_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction release)
 {
   luaL_newmetatable(L, tname);
   lua_pushvalue(L, -1);
@@ -20,7 +20,7 @@ void lcore_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, lu
   lua_pop(L, 1);
 }
 
-int lcore_fail(lua_State *L, int code, const char *fmt, ...)
+int lhelp_fail(lua_State *L, int code, const char *fmt, ...)
 {
   va_list ap;
   lua_pushnil(L);
@@ -31,7 +31,7 @@ int lcore_fail(lua_State *L, int code, const char *fmt, ...)
   return 3;
 }
 
-void lcore_capture_start(struct stderr_capture *c)
+void lhelp_capture_start(struct stderr_capture *c)
 {
   fflush(stderr);
   c->tmp = tmpfile();
@@ -40,7 +40,7 @@ void lcore_capture_start(struct stderr_capture *c)
     dup2(fileno(c->tmp), 2);
 }
 
-void lcore_capture_end(lua_State *L, struct stderr_capture *c)
+void lhelp_capture_end(lua_State *L, struct stderr_capture *c)
 {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
@@ -57,19 +57,4 @@ void lcore_capture_end(lua_State *L, struct stderr_capture *c)
   if (c->tmp)
     fclose(c->tmp);
   luaL_pushresult(&b);
-}
-
-int luaopen_vns_core(lua_State *L)
-{
-  lua_newtable(L);
-  lsys_register(L);
-  lmodule_register(L);
-  lpack_register(L);
-  lprog_register(L);
-  lmap_register(L);
-  lstack_register(L);
-  lbuffer_register(L);
-  lfeatures_register(L);
-  lqdisc_register(L);
-  return 1;
 }
