@@ -40,7 +40,7 @@ end
 function T.every_tool_is_described()
   local tools = registry.all()
   assert(#tools >= 1, "no tools")
-  local kinds = { summary = true, details = true, special = true }
+  local kinds = { summary = true, details = true }
   for _, tool in ipairs(tools) do
     for _, field in ipairs({ "name", "about", "kind", "layer", "path" }) do
       eq(type(tool[field]), "string", tool.name .. "." .. field)
