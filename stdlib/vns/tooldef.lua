@@ -1,6 +1,7 @@
 -- tooldef: the fields a tool definition (tool.summary{...},
 -- tool.details{...}) may have, and check(def), which names any unknown
--- field or hook and any value of the wrong type.
+-- field or hook and any value of the wrong type. docs/adding-a-tool.md
+-- describes each field; a test keeps that page and this table in step.
 local errors = require "vns.errors"
 
 local M = {}

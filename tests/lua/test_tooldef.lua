@@ -1,7 +1,8 @@
 -- vns.tooldef: the allowed fields of a tool definition and their types.
 local tooldef = require "vns.tooldef"
+local core = require "vns.core"
 local h = require "helpers"
-local eq, checkerr = h.eq, h.checkerr
+local eq, checkerr, has = h.eq, h.checkerr, h.has
 
 local function def(extra)
   local d = { name = "demo", about = "Demo", program = print }
@@ -63,6 +64,14 @@ function T.required_fields()
            def({ events = "e", print = print }), "details")
   checkerr("missing field 'events'", tooldef.check, def({ kind = "details" }), "summary")
   checkerr("a tool definition is a table, not string", tooldef.check, "demo", "summary")
+end
+
+-- docs/adding-a-tool.md describes every field.
+function T.every_field_is_documented()
+  local f = assert(io.open(core.share_dir .. "/docs/adding-a-tool.md"))
+  local text = f:read("a")
+  f:close()
+  for field in pairs(tooldef.fields) do has(text, "`" .. field .. "`", "docs/adding-a-tool.md") end
 end
 
 return T
