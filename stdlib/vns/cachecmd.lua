@@ -165,10 +165,12 @@ function M.compile(args)
   if own.all then
     if #rest > 0 then errors.usage("compile --all takes no tool or tool options; %s", USAGE) end
     if not core.mkdirs(own.out) then errors.fail("compile: cannot create directory %s", own.out) end
-    for _, tool in ipairs(registry.all()) do
+    local tools, broken = registry.all()
+    for _, tool in ipairs(tools) do
       for _, argv in ipairs(check.option_sets(tool)) do compile_one(tool, argv, own.out) end
     end
-    return 0
+    for _, b in ipairs(broken) do io.stderr:write("vnetscope: compile: broken tool ", b.err, "\n") end
+    return #broken == 0 and 0 or 1
   end
   local name = table.remove(rest, 1)
   if not name then errors.usage("compile: which tool? %s", USAGE) end

@@ -61,14 +61,24 @@ local function cache_options(args)
   return names
 end
 
+-- A script that does not load fails without stopping the others.
+local function broken_rows(broken, rows)
+  for _, b in ipairs(broken) do
+    rows[#rows + 1] = { b.name, "-", "-", "-", "-", "BROKEN" }
+    io.stderr:write(string.format("%s: %s\n", b.name, b.err))
+  end
+  return #broken
+end
+
 function M.run(args)
-  local tools = {}
+  local tools, broken = {}, {}
   for _, name in ipairs(cache_options(args)) do tools[#tools + 1] = M.resolve(name, "check") end
-  if #tools == 0 then tools = registry.all() end
+  if #tools == 0 then tools, broken = registry.all() end
   local rows, failed = {}, 0
   for _, tool in ipairs(tools) do failed = failed + check_tool(tool, rows) end
+  failed = failed + broken_rows(broken, rows)
   output.table(io.stdout, { "TOOL", "PROGRAM", "TYPE", "INSNS", "VERIFIED", "STATUS" }, rows)
-  print(string.format("%d tools checked, %d failed", #tools, failed))
+  print(string.format("%d tools checked, %d failed", #tools + #broken, failed))
   return failed == 0 and 0 or 1
 end
 

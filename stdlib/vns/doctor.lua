@@ -63,15 +63,19 @@ function M.run()
   end
   output.table(io.stdout, { "TYPE", "SUPPORTED", "DETAIL" }, rows, "  ")
   print("\ntools:")
+  local tools, broken = registry.all()
   rows = {}
-  for _, tool in ipairs(registry.all()) do
+  for _, tool in ipairs(tools) do
     for _, spec in ipairs(tool.probes or {}) do
       local ok, what = M.probe_exists(spec, features)
       rows[#rows + 1] = { tool.name, spec, ok and "ok" or ("missing (" .. what .. ")") }
     end
   end
+  for _, b in ipairs(broken) do
+    rows[#rows + 1] = { b.name, "-", "broken: " .. b.err:match("^[^\n]*") }
+  end
   output.table(io.stdout, { "TOOL", "PROBE", "STATUS" }, rows, "  ")
-  return 0
+  return #broken == 0 and 0 or 1
 end
 
 return M

@@ -29,7 +29,7 @@ Example:
 end
 
 function commands.list()
-  return require("vns.listing").print(registry.all())
+  return require("vns.listing").print(registry.all())  -- tools, broken
 end
 
 function commands.check(_, args)

@@ -43,6 +43,7 @@ local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
 local report = require "vns.report"
+local tooldef = require "vns.tooldef"
 
 local Tool = {}
 Tool.__index = Tool
@@ -50,20 +51,16 @@ Tool.__index = Tool
 local M = {}
 
 local function new(kind, def)
-  assert(def.name and def.about and def.program, "a tool needs name, about and program")
+  tooldef.check(def, kind)
   def.kind = def.kind or kind
   if def.counts and not def.collect then
     def.collect, def.render = report.simple(def.counts)
-  end
-  if def.kind == "details" then
-    assert(def.events and def.decode and def.print, "a details tool needs events, decode and print")
   end
   return setmetatable(def, Tool)
 end
 
 function M.summary(def) return new("summary", def) end
 function M.details(def) return new("details", def) end
-function M.special(def) return new("special", def) end
 
 -- The filter settings of a tool: nil, or {names, cfg for filter.compile}.
 local function filter_def(self)

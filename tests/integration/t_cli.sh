@@ -112,12 +112,66 @@ case_emit_c() {
   fi
 }
 
+# A copy of the share tree (VNETSCOPE_HOME) with a script that does not
+# parse: it is reported, and breaks no other tool.
+broken_share() {
+  local share=$CASE_DIR/share
+  mkdir -p "$share/scripts/x"
+  cp -r "$REPO_DIR/stdlib" "$REPO_DIR/scripts" "$REPO_DIR/bpf-templates" "$share/"
+  printf 'return require("vns.tool").summary {\n  name = "broken" about = "x",\n}\n' >"$share/scripts/x/broken.lua"
+  export VNETSCOPE_HOME=$share
+}
+
+case_broken_script_list_and_run() {
+  broken_share
+  vns_run list 30 list
+  expect_eq "list exit status" 1 "$STATUS"
+  expect_match "drop-summary listed" '^drop-summary +linux-network-stack +summary ' "$(out_of list)"
+  expect_match "qdisc-drop listed" '^qdisc-drop +linux-network-stack +summary ' "$(out_of list)"
+  expect_match "the broken script with its error" \
+    "^broken: $VNETSCOPE_HOME/scripts/x/broken.lua:2: '}' expected" "$(out_of list)"
+  vns_run help 30 drop-summary --help
+  expect_eq "drop-summary --help exit status" 0 "$STATUS"
+  expect_match "drop-summary --help" '^drop-summary - ' "$(out_of help)"
+  vns_run alias 30 eth_drop --help
+  expect_eq "an alias's --help exit status" 0 "$STATUS"
+  vns_run b 30 broken --help
+  expect_eq "the broken tool's exit status" 1 "$STATUS"
+  expect_match "the broken tool's error" "^vnetscope: .*/scripts/x/broken.lua:2: " "$(err_of b)"
+  need_root
+  vns_run run 60 drop-summary -d 1
+  expect_eq "drop-summary -d 1 exit status" 0 "$STATUS"
+  expect_match "drop-summary's banner" '^Tracing packet drops' "$(out_of run)"
+}
+
+case_broken_script_check_doctor_compile() {
+  need_root
+  broken_share
+  vns_run check 180 check
+  expect_eq "check exit status" 1 "$STATUS"
+  expect_match "drop-summary checked" '^drop-summary +tracepoint__skb__kfree_skb +tracepoint +[1-9][0-9]* +[0-9]+ +ok$' \
+    "$(out_of check)"
+  expect_match "the broken one failed" '^broken +- +- +- +- +BROKEN$' "$(out_of check)"
+  expect_match "the summary" '^[0-9]+ tools checked, 1 failed$' "$(out_of check)"
+  expect_match "its error names the file" '^broken: .*/scripts/x/broken.lua:2: ' "$(err_of check)"
+  vns_run doc 120 doctor
+  expect_eq "doctor exit status" 1 "$STATUS"
+  expect_match "doctor's drop-summary row" '^ +drop-summary +tracepoint:skb:kfree_skb +ok$' "$(out_of doc)"
+  expect_match "doctor's broken row" '^ +broken +- +broken: .*/scripts/x/broken.lua:2: ' "$(out_of doc)"
+  vns_run all 240 compile --all -o "$CASE_DIR/packs"
+  expect_eq "compile --all exit status" 1 "$STATUS"
+  expect_match "drop-summary compiled" "^drop-summary: $CASE_DIR/packs/[0-9a-f]+\\.pack\$" "$(out_of all)"
+  expect_match "the broken one named" '^vnetscope: compile: broken tool .*/scripts/x/broken.lua:2: ' "$(err_of all)"
+}
+
 run_case "cli: list shows drop-summary with its layer" case_list
 run_case "cli: check prints drop-summary's instruction counts" case_check
 run_case "cli: check attaches nothing (strace)" case_check_attaches_nothing
 run_case "cli: check verifier-loads a kprobe tool" case_check_kprobe
 run_case "cli: a kprobe tool fails with one clear line" case_run_kprobe
 run_case "cli: doctor shows the kernel and each probe type" case_doctor
+run_case "cli: a broken script is listed and stops no other tool" case_broken_script_list_and_run
+run_case "cli: check, doctor and compile --all report a broken script" case_broken_script_check_doctor_compile
 run_case "cli: --version" case_version
 run_case "cli: unknown tool exits 2 with one line" case_unknown_tool
 run_case "cli: --emit-c prints the C with the --dev constant, loads nothing" case_emit_c

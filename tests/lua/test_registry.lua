@@ -40,7 +40,7 @@ end
 function T.every_tool_is_described()
   local tools = registry.all()
   assert(#tools >= 1, "no tools")
-  local kinds = { summary = true, details = true, special = true }
+  local kinds = { summary = true, details = true }
   for _, tool in ipairs(tools) do
     for _, field in ipairs({ "name", "about", "kind", "layer", "path" }) do
       eq(type(tool[field]), "string", tool.name .. "." .. field)
@@ -61,6 +61,25 @@ function T.names_and_aliases_unique()
       assert(not seen[name], name .. " names two tools")
       seen[name] = tool
     end
+  end
+end
+
+-- scripts/aliases.lua and each script's `aliases` field say the same.
+function T.alias_index_matches_the_scripts()
+  local tools, broken = registry.all()
+  eq(#broken, 0, "broken scripts")
+  local index, names = registry.index(), {}
+  for _, tool in ipairs(tools) do
+    names[tool.name] = true
+    eq(index[tool.name] or {}, tool.aliases or {}, tool.name .. ": aliases of scripts/aliases.lua and the script")
+  end
+  for name in pairs(index) do assert(names[name], "scripts/aliases.lua names '" .. name .. "', which has no script") end
+end
+
+-- A shipped tool's file name is its name.
+function T.file_name_is_tool_name()
+  for _, tool in ipairs(registry.all()) do
+    eq(tool.path:match("([^/]+)%.lua$"), tool.name, tool.path)
   end
 end
 
@@ -171,6 +190,103 @@ return tool.summary { name = "tmp-tool", about = "Temporary", program = function
   local tool = registry.load(path, "script")
   os.remove(path)
   eq({ tool.name, tool.layer, tool.kind, tool.path }, { "tmp-tool", "script", "summary", path })
+end
+
+-- A scripts tree of its own: one good tool, one with an alias, and
+-- scripts that do not load, are misnamed or share a name.
+local function with_scripts(files, f)
+  local core = require "vns.core"
+  local saved, dir = core.share_dir, os.tmpname()
+  os.remove(dir)
+  for path, text in pairs(files) do
+    assert(core.mkdirs((dir .. "/scripts/" .. path):match("^(.*)/")))
+    local out = assert(io.open(dir .. "/scripts/" .. path, "w"))
+    out:write(text)
+    out:close()
+  end
+  core.share_dir = dir
+  registry.reset()
+  local ok, err = pcall(f, dir .. "/scripts")
+  core.share_dir = saved
+  registry.reset()
+  core.rmtree(dir)
+  if not ok then error(err, 0) end
+end
+
+local function tool_text(name, extra)
+  return string.format([[return require("vns.tool").summary { name = %q, about = "About", %s
+  program = function() return "" end }]], name, extra or "")
+end
+
+local TREE = {
+  ["aliases.lua"] = 'return { good = { "old_good" } }',
+  ["a/good.lua"] = tool_text("good", 'aliases = { "old_good" },'),
+  ["a/broken.lua"] = "return {\n",
+  ["b/deeper/other.lua"] = tool_text("other"),
+  ["b/misnamed.lua"] = tool_text("something-else"),
+  ["b/typo.lua"] = tool_text("typo", "colect = print,"),
+  ["b/twin.lua"] = tool_text("twin"),
+  ["c/twin.lua"] = tool_text("twin"),
+}
+
+function T.broken_scripts_break_only_themselves()
+  with_scripts(TREE, function(dir)
+    eq(registry.find("good").name, "good")
+    eq(registry.find("old_good"), registry.find("good"))
+    eq(registry.find("other").layer, "b/deeper")
+    eq(registry.find("nope"), nil)
+    checkerr("broken.lua:2: ", registry.find, "broken")
+    checkerr("b/misnamed.lua defines tool 'something-else': a shipped tool's file is named after it",
+             registry.find, "misnamed")
+    checkerr("tool typo: unknown field 'colect'", registry.find, "typo")
+    checkerr("b/twin.lua: tool 'twin' is also " .. dir .. "/c/twin.lua", registry.find, "twin")
+    local tools, broken = registry.all()
+    local names, errs = {}, {}
+    for _, t in ipairs(tools) do names[#names + 1] = t.name end
+    eq(names, { "good", "other" })
+    for _, b in ipairs(broken) do
+      errs[#errs + 1] = b.name
+      eq(b.err:sub(1, #b.path), b.path, "the error starts with the path")
+    end
+    eq(errs, { "broken", "misnamed", "twin", "typo", "twin" })
+  end)
+end
+
+-- Running one tool loads only its file.
+function T.find_loads_one_file()
+  with_scripts(TREE, function()
+    local seen = {}
+    local real = loadfile
+    loadfile = function(path, ...) seen[#seen + 1] = path:match("[^/]+/[^/]+$") return real(path, ...) end
+    local ok, err = pcall(function()
+      registry.find("good")
+      registry.find("old_good")
+    end)
+    loadfile = real
+    assert(ok, err)
+    eq(seen, { "a/good.lua", "scripts/aliases.lua" })
+  end)
+end
+
+-- Lua shortens a long file name in its messages; the registry's are whole.
+function T.errors_name_the_whole_path()
+  local long = { ["a/" .. string.rep("d", 70) .. "/broken.lua"] = "return {\n" }
+  with_scripts(long, function(dir)
+    local path = dir .. "/a/" .. string.rep("d", 70) .. "/broken.lua"
+    checkerr("^" .. path:gsub("%p", "%%%0") .. ":2: ", registry.find, "broken")
+    local _, broken = registry.all()
+    eq(broken[1].err:sub(1, #path + 3), path .. ":2:")
+  end)
+end
+
+function T.broken_alias_index()
+  with_scripts({ ["aliases.lua"] = "return {", ["a/good.lua"] = tool_text("good") }, function()
+    eq(registry.find("good").name, "good")
+    checkerr("alias index .*/scripts/aliases.lua: ", registry.find, "old_good")
+  end)
+  with_scripts({ ["aliases.lua"] = "os.exit(3)", ["a/good.lua"] = tool_text("good") }, function()
+    checkerr("attempt to index a nil value", registry.find, "old_good")
+  end)
 end
 
 return T

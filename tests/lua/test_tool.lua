@@ -27,13 +27,22 @@ function T.constructors()
   eq(tool.summary({ name = "a", about = "b", program = print }).kind, "summary")
   eq(tool.details({ name = "a", about = "b", program = print, events = "e", decode = print, print = print }).kind,
      "details")
-  checkerr("a details tool needs events, decode and print", tool.details, { name = "a", about = "b", program = print })
-  eq(tool.special({ name = "a", about = "b", program = print }).kind, "special")
+  checkerr("tool a: missing field 'events' (a details tool needs events, decode, print)", tool.details,
+           { name = "a", about = "b", program = print })
   for _, missing in ipairs({ "name", "about", "program" }) do
     local def = { name = "a", about = "b", program = print }
     def[missing] = nil
-    checkerr("a tool needs name, about and program", tool.summary, def)
+    checkerr("missing field '" .. missing .. "' (every tool needs name, about, program)", tool.summary, def)
   end
+end
+
+-- The definition is checked by vns.tooldef (test_tooldef.lua).
+function T.constructors_check_the_definition()
+  local err = checkerr("tool a: unknown field 'colect' (known: ", tool.summary,
+                       { name = "a", about = "b", program = print, colect = print })
+  eq(err.code, 1)
+  checkerr("tool a: field 'collect' must be a function, not table", tool.summary,
+           { name = "a", about = "b", program = print, collect = {} })
 end
 
 function T.specs_own_then_common()
