@@ -36,10 +36,12 @@
  * RATE x (T + 1) events in T seconds, however many CPUs send.
  *
  * Cost per event past the filters: two clock reads, one hash lookup,
- * and (only while the window has room) two atomic adds on a shared
- * line. Once a second, one CPU makes the window's entry and deletes the
- * old ones: the one before last (found through vns_budget_last, so a
- * quiet spell leaves nothing behind) and w - 2. */
+ * and (only while the window has room) an atomic add and a read on a
+ * shared line. Once a second, the CPU that makes window w's entry
+ * deletes entries at least two windows old: w - 2, the window whose
+ * entry was made last before w (vns_budget_last) and the window just
+ * before that one, so a quiet spell leaves nothing behind. Should the
+ * map ever be full, events are suppressed, still counted. */
 #define VNS_BUDGET_RATE {{ RATE }}
 #define VNS_NSEC_PER_SEC 1000000000ULL
 
