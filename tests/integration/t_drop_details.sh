@@ -166,6 +166,61 @@ case_budget() {
   expect_eq "event lines" "$shown" "$(count_events dd true)"
 }
 
+# A flood from one CPU (the sender pinned with taskset: veth delivers in
+# the sender's softirq, on its CPU) gets the whole budget, not a per-CPU
+# share of it: over the flood's T seconds the events shown are most of
+# N x T and at most N x (T + 1), and events + suppressed + lost are the
+# drops the kernel counted (the nftables rule's counter).
+case_budget_one_cpu() {
+  need_root
+  need_drop_reasons
+  need_cmd perl taskset
+  topo_pair
+  local rate=200 cpu
+  cpu=$(($(nproc) - 1))
+  ip netns exec "$NS_B" nft -f - <<NFT || fail "nft failed"
+table inet vnst {
+  chain input {
+    type filter hook input priority 0;
+    udp dport 7777 counter drop
+  }
+}
+NFT
+  tool_start dd drop-details --dev "$DEV_B" --proto udp --dst-port 7777 --max-events-per-sec "$rate" \
+    --format json -i 1 -d 60
+  wait_line dd '"type":"stats"'
+  # Datagrams for 4 s from one socket; prints how many and the ms it took.
+  timeout 30 ip netns exec "$NS_A" taskset -c "$cpu" perl -MIO::Socket::INET -MSocket -MTime::HiRes=time -e '
+    my ($ip, $port, $secs) = @ARGV;
+    my $s = IO::Socket::INET->new(Proto => "udp") or die "socket: $!\n";
+    my $to = sockaddr_in($port, inet_aton($ip));
+    my ($n, $t0) = (0, time);
+    while (time - $t0 < $secs) {
+      for (1 .. 100) { defined send($s, "x", 0, $to) or die "send: $!\n"; }
+      $n += 100;
+    }
+    printf "%d %d\n", $n, (time - $t0) * 1000;
+  ' "$IP_B" 7777 4 >"$CASE_DIR/flood.out" || fail "the flood failed"
+  settle
+  tool_stop dd INT
+  local sent ms kernel shown suppressed lost secs
+  read -r sent ms <"$CASE_DIR/flood.out"
+  kernel=$(ip netns exec "$NS_B" nft list chain inet vnst input | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
+  read -r shown suppressed lost <<<"$(jsonq dd 'd.events, d.suppressed, d.lost')"
+  echo "flood: $sent datagrams in $ms ms on CPU $cpu; kernel dropped $kernel;" \
+    "$shown events, $suppressed suppressed, $lost lost at --max-events-per-sec $rate"
+  expect_eq "events + suppressed + lost = the nftables counter" "$kernel" "$((shown + suppressed + lost))"
+  expect_eq "event lines" "$shown" "$(count_events dd true)"
+  expect_eq "event lines from CPU $cpu" "$shown" "$(count_events dd "r.cpu == $cpu")"
+  expect_gt "a flood well above the budget (drops)" "$((10 * rate * ms / 1000))" "$kernel"
+  # Every drop happened within the flood's ms, so within secs whole seconds.
+  secs=$(((ms + 999) / 1000))
+  [ "$shown" -le "$((rate * (secs + 1)))" ] ||
+    fail "events: expected at most $rate x ($secs + 1), got $shown"
+  [ "$((shown * 10000))" -ge "$((9 * rate * (ms - 1000)))" ] ||
+    fail "events: expected at least 0.9 x $rate x ($ms ms - 1 s), got $shown"
+}
+
 case_alias() {
   need_root
   need_drop_reasons
@@ -187,5 +242,6 @@ run_case "drop-details: crafted frames to another MAC (tagged or not) as OTHERHO
 run_case "drop-details: VLAN id from the offloaded tag (nftables netdev ingress drop)" case_vlan_offloaded
 run_case "drop-details: --proto arp shows nftables-dropped ARP requests, not IP drops" case_arp
 run_case "drop-details: the event budget accounts for every drop" case_budget
+run_case "drop-details: one CPU's flood gets the whole event budget" case_budget_one_cpu
 run_case "drop-details: alias eth_drop" case_alias
 finish

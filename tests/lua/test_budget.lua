@@ -1,5 +1,5 @@
--- vns.budget and vns.events: the budget's option, its share per CPU and
--- C, and how the stream's counts read.
+-- vns.budget and vns.events: the budget's option and C, and how the
+-- stream's counts read.
 local budget = require "vns.budget"
 local events = require "vns.events"
 local options = require "vns.options"
@@ -7,19 +7,6 @@ local h = require "helpers"
 local eq, has, hasnt, usage_err = h.eq, h.has, h.hasnt, h.usage_err
 
 local T = {}
-
-function T.online_cpus_from_sysfs_text()
-  eq(budget.online_cpus("0"), 1)
-  eq(budget.online_cpus("0-1"), 2)
-  eq(budget.online_cpus("0-3,8,10-11"), 7)
-  assert(budget.online_cpus() >= 1)
-end
-
--- The rate is shared among CPUs, never below one event per CPU.
-function T.per_cpu_share()
-  eq({ budget.per_cpu(1000, 2) }, { 500, 500 })
-  eq({ budget.per_cpu(3, 8) }, { 1, 1 })
-end
 
 function T.option_default_and_bounds()
   local specs = { budget.option() }
@@ -30,13 +17,25 @@ function T.option_default_and_bounds()
   end
 end
 
-function T.code_has_the_constants()
-  local text = budget.code({ max_events_per_sec = 1000 }, 4).text
-  has(text, "#define VNS_BUDGET_RATE VNS_VALUE(u64, 0xfa)\n")  -- 1000 / 4 CPUs = 250
-  has(text, "#define VNS_BUDGET_BURST VNS_VALUE(u64, 0xfa)\n")
+-- The whole rate, not a share per CPU: one budget every CPU draws on.
+function T.code_has_the_whole_rate()
+  local text = budget.code({ max_events_per_sec = 1000 }).text
+  has(text, "#define VNS_BUDGET_RATE VNS_VALUE(u64, 0x3e8)\n")
   has(text, "BPF_PERCPU_ARRAY(vns_budget_state, struct vns_budget, 1);")
+  has(text, "BPF_HASH(vns_budget_windows, u64, struct vns_budget_window, 64);")
   has(text, "static __always_inline int vns_budget_take(void)")
   hasnt(text, "{{")
+  hasnt(text, "BURST")
+end
+
+-- The shape does not depend on the rate: the cache patches it in.
+function T.code_shape_is_the_same_for_every_rate()
+  local cache = require "vns.cache"
+  local shape1 = cache.abstract(budget.code({ max_events_per_sec = 1 }).text)
+  local shape2 = cache.abstract(budget.code({ max_events_per_sec = budget.MAX }).text)
+  eq(shape1, shape2)
+  local _, values = cache.abstract(budget.code({ max_events_per_sec = 200 }).text)
+  eq(values, { 200 })
 end
 
 local function rendered(counts, final)
