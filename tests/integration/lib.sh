@@ -222,6 +222,16 @@ send_udp_from() {
 # Datagrams are dropped in softirq right after the send; give it a moment.
 settle() { sleep 0.3; }
 
+# The fenced block after the line "<!-- MARK: PATH -->" in $GUIDE
+# (docs/writing-scripts.md; MARK is file, excerpt or command), without
+# its fences. With N, the N-th such block.
+guide_block() {
+  awk -v mark="<!-- $1: $2 -->" -v want="${3:-1}" '
+    $0 == mark { n++; if (n == want) { found = 1 } ; next }
+    found == 1 { if ($0 ~ /^```/) { found = 2; next } }
+    found == 2 { if ($0 == "```") exit; print }' "$GUIDE"
+}
+
 # ---- the tool under test ------------------------------------------------
 
 # tool_start TAG ARGS...: vnetscope ARGS in the background; its output in

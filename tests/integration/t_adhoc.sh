@@ -11,14 +11,6 @@ GUIDE=$REPO_DIR/docs/writing-scripts.md
 COUNT=$REPO_DIR/docs/examples/drops-by-reason.lua
 TRACE=$REPO_DIR/docs/examples/drop-events.lua
 
-# The fenced block after "<!-- MARK: NAME -->" in the guide, without fences.
-guide_block() {
-  awk -v mark="<!-- $1: $2 -->" '
-    $0 == mark { found = 1; next }
-    found == 1 { if ($0 ~ /^```/) { found = 2; next } }
-    found == 2 { if ($0 == "```") exit; print }' "$GUIDE"
-}
-
 # Udp NoPorts of namespace NS: the kernel's own count of these drops.
 noports() {
   # shellcheck disable=SC2016 # awk's fields

@@ -12,15 +12,6 @@ GUIDE=$REPO_DIR/docs/writing-scripts.md
 WAIT=$REPO_DIR/docs/examples/qdisc-wait.lua
 EVENTS=$REPO_DIR/docs/examples/qdisc-wait-events.lua
 
-# The fenced block after the line "<!-- MARK: PATH -->" in the guide
-# (MARK is file or excerpt), without its fences. With N, the N-th such block.
-guide_block() {
-  awk -v mark="<!-- $1: $2 -->" -v want="${3:-1}" '
-    $0 == mark { n++; if (n == want) { found = 1 } ; next }
-    found == 1 { if ($0 ~ /^```/) { found = 2; next } }
-    found == 2 { if ($0 == "```") exit; print }' "$GUIDE"
-}
-
 # tbf at 4 kbit/s with a 60-byte bucket: the first 44-byte datagram
 # leaves at once, each later one waits 56 ms more than the one before
 # (then 88 ms each): waits a histogram and --threshold can tell apart.
