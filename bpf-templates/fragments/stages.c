@@ -41,11 +41,11 @@ struct vns_stages_session {
   u64 ts[VNS_STAGES_N];   /* when each stage was last hit; 0: not hit */
   u32 last;               /* the stage hit last */
   u32 timed;              /* bit i: stage i came right after stage i-1 */
-  char label[16];         /* the histograms' label (device at stage 0) */
+  char label[16];         /* the device at stage 0 (BY_DEV or EVENTS) */
 #if VNS_STAGES_EVENTS
   char comm[16];          /* the task at stage 0 */
   u32 pid;
-  u32 pad;
+  u32 len;                /* skb->len at stage 0 */
 #endif
 };
 
@@ -66,7 +66,7 @@ struct vns_stages_event {
   u64 ts[VNS_STAGES_N];
   u32 timed;
   u32 pid;               /* the task at stage 0 */
-  u32 len;               /* skb->len at the last stage; 0 without an skb */
+  u32 len;               /* skb->len at stage 0; 0 without an skb */
   u32 saddr[4];          /* with FLOW: parsed at the last stage */
   u32 daddr[4];
   u16 sport;             /* host byte order */
@@ -74,9 +74,8 @@ struct vns_stages_event {
   u8 family;             /* 4, 6, or 0: not IP (or no flow) */
   u8 proto;
   u8 pad[2];
-  char label[16];
-  char comm[16];
-  char dev[16];          /* the device at the last stage */
+  char comm[16];         /* the task at stage 0 */
+  char dev[16];          /* the device at stage 0: a veth's last stages see its peer */
 };
 BPF_PERF_OUTPUT(vns_stages_events);
 #endif
@@ -108,14 +107,13 @@ static __always_inline void vns_stages_emit(void *ctx, struct sk_buff *skb, u64 
 {
   if (!vns_budget_take())      /* last: only a session we report spends a token */
     return;
-  struct vns_stages_event ev = { .key = key, .total_ns = total_ns, .timed = s->timed, .pid = s->pid };
+  struct vns_stages_event ev = { .key = key, .total_ns = total_ns, .timed = s->timed,
+                                  .pid = s->pid, .len = s->len };
   __builtin_memcpy(ev.ts, s->ts, sizeof(ev.ts));
-  __builtin_memcpy(ev.label, s->label, 16);
+  __builtin_memcpy(ev.dev, s->label, 16);
   __builtin_memcpy(ev.comm, s->comm, 16);
-  if (skb) {
-    ev.len = vns_skb_len(skb);
-    vns_skb_devname(skb, ev.dev);
 #if VNS_STAGES_FLOW
+  if (skb) {
     struct vns_flow f = {};
     if (vns_flow_from_skb(skb, &f)) {
       __builtin_memcpy(ev.saddr, f.saddr, sizeof(ev.saddr));
@@ -125,8 +123,8 @@ static __always_inline void vns_stages_emit(void *ctx, struct sk_buff *skb, u64 
     }
     ev.family = f.family;
     ev.proto = f.proto;
-#endif
   }
+#endif
   vns_stages_events.perf_submit(ctx, &ev, sizeof(ev));
 }
 #endif
@@ -138,10 +136,13 @@ static __always_inline int vns_stages_begin(void *ctx, struct sk_buff *skb, u64 
 {
   struct vns_stages_session s = {};
   s.ts[0] = bpf_ktime_get_ns();
-#if VNS_STAGES_BY_DEV
-  vns_skb_devname(skb, s.label);
+#if VNS_STAGES_BY_DEV || VNS_STAGES_EVENTS
+  if (skb)
+    vns_skb_devname(skb, s.label);
 #endif
 #if VNS_STAGES_EVENTS
+  if (skb)
+    s.len = vns_skb_len(skb);
   s.pid = vns_current_pid();
   bpf_get_current_comm(s.comm, sizeof(s.comm));
 #endif

@@ -382,14 +382,14 @@ function M.endpoint(family, words, port, has_port)
   return (family == 6 and "[" .. addr .. "]" or addr) .. ":" .. port
 end
 
--- One event as a table: key, total_ns, pid and comm (at the first
--- stage), len and dev (at the last), label (with by), stages (each
+-- One event as a table: key, total_ns, pid, comm, len and dev (at the
+-- first stage), stages (each
 -- {name, at_ns since the first, or nil if not hit}), steps (each {from,
--- to, ns} of a pair timed in order), and with a flow proto, src, dst.
+-- to, ns} of a pair timed in order), and with a flow (parsed at the
+-- last stage) proto, src, dst.
 function Kit:decode(_, ev)
   local row = { key = ev.key, total_ns = ev.total_ns, pid = ev.pid, comm = ev.comm, len = ev.len, dev = ev.dev,
                 stages = {}, steps = {} }
-  if self.by then row.label = ev.label end
   local first = ev.ts[1]
   for i, s in ipairs(self.stages) do
     row.stages[i] = { name = s.name, at_ns = ev.ts[i] ~= 0 and ev.ts[i] - first or nil }
