@@ -153,6 +153,18 @@ static __always_inline int vns_stages_begin(void *ctx, struct sk_buff *skb, u64 
   return 0;
 }
 
+/* A first-stage hit the filters rejected: a session open for its key
+ * belongs to a packet that never completed (its skb was freed and the
+ * address reused); end it, so this packet cannot complete it. */
+static __always_inline int vns_stages_forget(u64 key)
+{
+  if (vns_stages_sessions.lookup(&key)) {
+    vns_stages_sessions.delete(&key);
+    vns_stages_count(VNS_STAGES_RESTARTED);
+  }
+  return 0;
+}
+
 /* The last stage: count, record at or above the threshold, close. */
 static __always_inline int vns_stages_end(void *ctx, struct sk_buff *skb, u64 key,
                                           struct vns_stages_session *s, u64 now)

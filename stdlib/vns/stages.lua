@@ -146,12 +146,23 @@ end
 
 -- ---- the program ------------------------------------------------------------
 
+-- A stage: its filters as a predicate, the worker, the entry. A first-
+-- stage hit that fails the filters still ends a session open for its
+-- key (vns_stages_forget): the skb at that address is a new packet, and
+-- must not complete the session of one that was dropped.
 local WORKER = [[
 
 /* stage {{ INDEX }}: {{ NAME }} */
+static __always_inline int vns_stage_{{ INDEX }}_match(struct sk_buff *skb)
+{
+{{ FILTERS }}  return 1;
+}
+
 static __always_inline int vns_stage_{{ INDEX }}(void *ctx, struct sk_buff *skb, u64 key)
 {
-{{ FILTERS }}  return {{ CALL }};
+  if (!vns_stage_{{ INDEX }}_match(skb))
+    return {{ MISS }};
+  return {{ CALL }};
 }
 
 {{ HEAD }}
@@ -181,6 +192,7 @@ local function stage_text(self, st, opts, f)
     FILTERS = template.code((ctx_filter and ctx_filter.any and guard(ctx_filter.text).text or "")
                             .. (flow and flow.guard.text .. "\n" or "")),
     CALL = template.code(call),
+    MISS = template.code(first and "vns_stages_forget(key)" or "0"),
     HEAD = template.code(st.kind.head(st.point)),
     SKB = template.code(st.skb or "NULL"),
     COND = st.cond and guard(st.cond) or template.code(""),

@@ -65,7 +65,9 @@ function T.program_two_tracepoints()
   has(c, "TRACEPOINT_PROBE(net, net_dev_queue)\n{\n  struct sk_buff *skb = (struct sk_buff *)args->skbaddr;\n"
          .. "  return vns_stage_0(args, skb, (u64)skb);\n}")
   has(c, "static __always_inline int vns_stage_0(void *ctx, struct sk_buff *skb, u64 key)\n{\n"
+         .. "  if (!vns_stage_0_match(skb))\n    return vns_stages_forget(key);\n"
          .. "  return vns_stages_begin(ctx, skb, key);\n}")
+  has(c, "  if (!vns_stage_1_match(skb))\n    return 0;\n  return vns_stages_step(ctx, skb, key, 1);")
   has(c, "  return vns_stages_step(ctx, skb, key, 1);")
   has(c, "  if (!(1))\n    goto close;")       -- no threshold
   has(c, "/* no filter maps */")
@@ -77,11 +79,11 @@ function T.program_filters_at_the_first_stage_only()
   local opts = { dev = "eth0", pid = 42, threshold = 1000000, proto = net.protos("udp") }
   local f = filter.compile(opts)
   local c = two():program(opts, f)
-  local w0 = c:match("int vns_stage_0.-\n}\n")
-  local w1 = c:match("int vns_stage_1.-\n}\n")
+  local w0 = c:match("int vns_stage_0_match.-\n}\n")
+  local w1 = c:match("int vns_stage_1_match.-\n}\n")
   has(w0, "  if (!(vns_current_pid() == VNS_VALUE(u32, 0x2a) && vns_skb_dev_is(skb, VNS_VALUE(u64, 0x30687465), "
           .. "VNS_VALUE(u64, 0x0))))\n    return 0;\n  struct vns_flow f = {};")
-  has(w0, "return vns_stages_begin(ctx, skb, key);")
+  has(w0, "    return 0;\n  return 1;\n}")
   lacks(w1, "vns_skb_dev_is")
   lacks(w1, "vns_flow")
   has(c, "  if (!(delta_ns >= VNS_VALUE(u64, 0xf4240)))\n    goto close;")
