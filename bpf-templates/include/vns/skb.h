@@ -150,4 +150,12 @@ static __always_inline int vns_skb_vlan_offloaded(struct sk_buff *skb, u16 *id)
   return 1;
 }
 
+/* skb->len: the packet's bytes, linear and paged (0 if unreadable). */
+static __always_inline u32 vns_skb_len(struct sk_buff *skb)
+{
+  u32 len = 0;
+  vns_read(&len, sizeof(len), &skb->len);
+  return len;
+}
+
 #endif

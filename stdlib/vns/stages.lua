@@ -1,0 +1,421 @@
+-- stages: the stage-timing kit. Declare the probe points a packet (or
+-- another u64 key) passes, in order; the kit generates the BPF program
+-- (bpf-templates/fragments/stages.c plus one thin entry and one worker
+-- per stage), reads its maps back and reports:
+--
+--   local kit = stages.new {
+--     stages = {
+--       { name = "queue", probe = "tracepoint:net:net_dev_queue" },
+--       { name = "xmit", probe = "tracepoint:net:net_dev_start_xmit" },
+--     },
+--     by = "dev",              -- label the histograms by the device at stage 1
+--     events = false,          -- true: one event per session (details tools)
+--   }
+--   program = function(opts, f) return kit:program(opts, f) end,
+--   collect = function(run, final) return kit:collect(run, final) end,
+--   render = function(run, data, out, final) kit:render(run, data, out, final) end,
+--
+-- A stage is { name, probe, skb, key, cond, filter }:
+--   probe   "tracepoint:CAT:NAME", "raw_tracepoint:NAME", "kprobe:FN",
+--           "kretprobe:FN"; each probe once per kit
+--   skb     where the struct sk_buff * is: a tracepoint field name
+--           (default "skbaddr"), the 1-based argument of a kprobe or raw
+--           tracepoint (default 1); false for none (kretprobes have none)
+--   key     the session key: "skb" (default: the skb's address),
+--           "pid_tgid", or template.code(C) for any other u64 expression
+--   cond    template.code(C): an extra condition, in the entry (where
+--           `args` or `ctx` has its probe's type), e.g. a ctxfilter expr
+--   filter  a flow filter (vns.filter.compile, each filter of a kit with
+--           its own cfg.map_prefix), tested on the stage's skb
+-- The first stage opens the session: the tool's flow filter f (unless
+-- the stage has its own), and --dev, --pid and --comm apply there.
+-- --threshold (opts.threshold) applies to the end-to-end time and
+-- --unit (opts.unit, default us) is the histograms' unit.
+local budget = require "vns.budget"
+local ctxfilter = require "vns.ctxfilter"
+local hist = require "vns.hist"
+local net = require "vns.net"
+local output = require "vns.output"
+local template = require "vns.template"
+
+local M = {}
+
+M.MAX_STAGES = 8
+M.SESSIONS = 10240
+M.EVENTS = "vns_stages_events"   -- the perf buffer map, for tool.details{events = ...}
+
+local COUNTERS = { "started", "completed", "restarted", "out_of_order" }
+
+local Kit = {}
+Kit.__index = Kit
+
+local function ident(v, what)
+  assert(type(v) == "string" and #v <= 64 and v:match("^[%a_][%w_]*$"), "stages: " .. what .. " must be a C identifier")
+  return v
+end
+
+-- Probe kinds: how the entry is declared, what its context is called,
+-- and how the skb is found.
+local kinds = {
+  tracepoint = {
+    parse = function(rest)
+      local cat, name = rest:match("^([^:]+):([^:]+)$")
+      assert(cat, "stages: a tracepoint probe is tracepoint:CATEGORY:NAME")
+      return { ident(cat, "tracepoint category"), ident(name, "tracepoint name") }
+    end,
+    head = function(p) return string.format("TRACEPOINT_PROBE(%s, %s)", p[1], p[2]) end,
+    ctx = "args",
+    skb = function(v)
+      return string.format("(struct sk_buff *)args->%s", ident(v == nil and "skbaddr" or v, "skb (a tracepoint field)"))
+    end,
+  },
+  raw_tracepoint = {
+    parse = function(rest) return { ident(rest, "raw tracepoint name") } end,
+    head = function(p) return string.format("RAW_TRACEPOINT_PROBE(%s)", p[1]) end,
+    ctx = "ctx",
+    skb = function(v)
+      v = v == nil and 1 or v
+      assert(math.type(v) == "integer" and v >= 1 and v <= 12, "stages: skb of a raw tracepoint is its argument, 1-12")
+      return string.format("(struct sk_buff *)ctx->args[%d]", v - 1)
+    end,
+  },
+  kprobe = {
+    parse = function(rest) return { ident(rest, "kprobe function") } end,
+    head = function(p) return string.format("int kprobe__%s(struct pt_regs *ctx)", p[1]) end,
+    ctx = "ctx",
+    skb = function(v)
+      v = v == nil and 1 or v
+      assert(math.type(v) == "integer" and v >= 1 and v <= 6, "stages: skb of a kprobe is its argument, 1-6")
+      return string.format("(struct sk_buff *)PT_REGS_PARM%d(ctx)", v)
+    end,
+  },
+  kretprobe = {
+    parse = function(rest) return { ident(rest, "kretprobe function") } end,
+    head = function(p) return string.format("int kretprobe__%s(struct pt_regs *ctx)", p[1]) end,
+    ctx = "ctx",
+    skb = function() error("stages: a kretprobe has no arguments: give skb = false and a key") end,
+  },
+}
+
+local function check_stage(i, s, seen)
+  assert(type(s) == "table", "stages: stage " .. i .. " is not a table")
+  assert(type(s.name) == "string" and s.name:match("^[%w_.:%-]+$") and #s.name <= 32,
+         "stages: stage " .. i .. " needs a name (letters, digits, _ . : -)")
+  assert(type(s.probe) == "string", "stages: stage " .. s.name .. " needs a probe")
+  local kind, rest = s.probe:match("^([%a_]+):(.+)$")
+  local k = assert(kinds[kind], "stages: stage " .. s.name .. ": unknown probe kind in '" .. s.probe .. "'")
+  local st = { name = s.name, index = i - 1, kind = k, point = k.parse(rest), filter = s.filter }
+  local head = k.head(st.point)
+  assert(not seen[head], "stages: probe " .. s.probe .. " is used by two stages")
+  seen[head] = true
+  if s.skb ~= false and not (kind == "kretprobe" and s.skb == nil) then st.skb = k.skb(s.skb) end
+  local key = s.key or "skb"
+  if key == "skb" then
+    assert(st.skb, "stages: stage " .. s.name .. " has no skb: give it a key")
+    st.key = "(u64)skb"
+  elseif key == "pid_tgid" then
+    st.key = "bpf_get_current_pid_tgid()"
+  else
+    assert(template.is_typed(key), "stages: key is \"skb\", \"pid_tgid\" or template.code(C)")
+    st.key = key.text
+  end
+  assert(s.cond == nil or template.is_typed(s.cond), "stages: cond must be template.code(C) or a ctxfilter expr")
+  st.cond = s.cond and s.cond.text
+  assert(not s.filter or st.skb, "stages: stage " .. s.name .. " has a flow filter but no skb")
+  return st
+end
+
+-- def: stages (2..MAX_STAGES), by ("dev" or nil), events (true, or
+-- {flow = false} not to parse the flow into events), histograms
+-- (default: not events), sessions (the LRU's size).
+function M.new(def)
+  assert(type(def) == "table" and type(def.stages) == "table", "stages.new needs {stages = {...}}")
+  local n = #def.stages
+  assert(n >= 2 and n <= M.MAX_STAGES, "stages: 2 to " .. M.MAX_STAGES .. " stages")
+  assert(def.by == nil or def.by == "dev", "stages: by is \"dev\" or nil")
+  local kit = setmetatable({ stages = {}, by = def.by, events = def.events and true or false,
+                             lru_size = def.sessions or M.SESSIONS }, Kit)
+  kit.flow = kit.events and not (type(def.events) == "table" and def.events.flow == false)
+  if def.histograms == nil then kit.histograms = not kit.events else kit.histograms = def.histograms and true end
+  assert(math.type(kit.lru_size) == "integer" and kit.lru_size > 0, "stages: sessions must be a positive integer")
+  local seen = {}
+  for i, s in ipairs(def.stages) do kit.stages[i] = check_stage(i, s, seen) end
+  assert(not kit.by or kit.stages[1].skb, "stages: by = \"dev\" needs an skb at the first stage")
+  return kit
+end
+
+-- ---- the program ------------------------------------------------------------
+
+-- A stage: its filters as a predicate, the worker, the entry. A first-
+-- stage hit that fails the filters still ends a session open for its
+-- key (vns_stages_forget): the skb at that address is a new packet, and
+-- must not complete the session of one that was dropped.
+local WORKER = [[
+
+/* stage {{ INDEX }}: {{ NAME }} */
+static __always_inline int vns_stage_{{ INDEX }}_match(struct sk_buff *skb)
+{
+{{ FILTERS }}  return 1;
+}
+
+static __always_inline int vns_stage_{{ INDEX }}(void *ctx, struct sk_buff *skb, u64 key)
+{
+  if (!vns_stage_{{ INDEX }}_match(skb))
+    return {{ MISS }};
+  return {{ CALL }};
+}
+
+{{ HEAD }}
+{
+  struct sk_buff *skb = {{ SKB }};
+{{ COND }}  return vns_stage_{{ INDEX }}({{ CTX }}, skb, {{ KEY }});
+}
+]]
+
+local function guard(expr)
+  return template.code(string.format("  if (!(%s))\n    return 0;\n", expr))
+end
+
+-- The worker and the entry of one stage.
+local function stage_text(self, st, opts, f)
+  local first, ctx_filter = st.index == 0, nil
+  if first then
+    ctx_filter = ctxfilter.compile({ pid = opts.pid, comm = opts.comm, dev = opts.dev }, { dev_skb = "skb" })
+    assert(st.skb or not opts.dev, "stages: --dev needs an skb at the first stage")
+  end
+  local flow = st.filter or (first and f) or nil
+  local call = first and "vns_stages_begin(ctx, skb, key)"
+               or string.format("vns_stages_step(ctx, skb, key, %d)", st.index)
+  return template.render(WORKER, {
+    INDEX = template.int(st.index),
+    NAME = template.code(st.name),
+    FILTERS = template.code((ctx_filter and ctx_filter.any and guard(ctx_filter.text).text or "")
+                            .. (flow and flow.guard.text .. "\n" or "")),
+    CALL = template.code(call),
+    MISS = template.code(first and "vns_stages_forget(key)" or "0"),
+    HEAD = template.code(st.kind.head(st.point)),
+    SKB = template.code(st.skb or "NULL"),
+    COND = st.cond and guard(st.cond) or template.code(""),
+    CTX = template.code(st.kind.ctx),
+    KEY = template.code(st.key),
+  })
+end
+
+-- The flow filters of the program: each stage's own, and f at the first
+-- stage unless it has one. Their maps must not share names.
+function Kit:filters(f)
+  local list, names = {}, {}
+  for _, st in ipairs(self.stages) do
+    local flow = st.filter or (st.index == 0 and f) or nil
+    if flow then
+      list[#list + 1] = flow
+      for _, m in ipairs(flow.maps) do
+        assert(not names[m.name], "stages: two flow filters use the map " .. m.name .. "; give each its own cfg.map_prefix")
+        names[m.name] = true
+      end
+    end
+  end
+  return list
+end
+
+-- The C text for opts (and f, the tool's compiled flow filter, if any).
+function Kit:program(opts, f)
+  opts = opts or {}
+  local decls = {}
+  for _, flow in ipairs(self:filters(f)) do decls[#decls + 1] = flow.decl_text end
+  local text = { template.render(template.read("fragments/stages.c"), {
+    BUDGET = self.events and budget.code(opts) or template.code("/* no events: no budget */"),
+    NSTAGES = template.int(#self.stages),
+    UNIT_NS = hist.divisor(opts.unit or "us"),
+    BY_DEV = template.bool(self.by == "dev"),
+    HIST = template.bool(self.histograms),
+    EVENTS = template.bool(self.events),
+    FLOW = template.bool(self.flow),
+    SESSIONS = template.int(self.lru_size),
+    THRESHOLD = ctxfilter.compile({ threshold = opts.threshold }, { delta = "delta_ns" }).expr,
+  }) }
+  text[#text + 1] = "\n" .. (#decls > 0 and table.concat(decls, "\n") or "/* no filter maps */") .. "\n"
+  for _, st in ipairs(self.stages) do text[#text + 1] = stage_text(self, st, opts, f) end
+  return table.concat(text)
+end
+
+-- Fill the maps of the stages' own flow filters (the tool loop fills f's).
+function Kit:fill(prog)
+  local filter = require "vns.filter"
+  for _, st in ipairs(self.stages) do
+    if st.filter then filter.fill(prog, st.filter) end
+  end
+end
+
+-- ---- reading back -------------------------------------------------------------
+
+-- Pair p: 0 is the end-to-end time, i the step from stage i-1 to stage i
+-- (only with more than two stages: with two, the one step is the total).
+function Kit:pairs()
+  local n, out = #self.stages, {}
+  if n > 2 then
+    for i = 1, n - 1 do
+      out[#out + 1] = { pair = i, from = self.stages[i].name, to = self.stages[i + 1].name }
+    end
+  end
+  out[#out + 1] = { pair = 0, from = self.stages[1].name, to = self.stages[n].name, total = true }
+  return out
+end
+
+local function sum(per_cpu)
+  local n = 0
+  for _, v in ipairs(per_cpu or {}) do n = n + v end
+  return n
+end
+
+-- The session counters since start. started, completed, restarted and
+-- out_of_order are counted in the kernel; the rest follow, because every
+-- session started either completed, was replaced by a new first-stage
+-- hit on its key (restarted), is still in the LRU map (open), or was
+-- evicted from it:
+--   evicted = started - completed - restarted - open
+-- A session open at exit never completes (the probes are detached):
+--   never_completed = restarted + evicted (+ open, at exit)
+-- Between reports the counters and the map are read moments apart, so
+-- evicted may be off by the sessions started in between (never below 0);
+-- at exit nothing moves and it is exact.
+function Kit:sessions(prog, final)
+  local counts, c = prog:table("vns_stages_counts"), {}
+  for i, name in ipairs(COUNTERS) do c[name] = sum(counts:lookup(i - 1)) end
+  return M.derive(c, prog:table("vns_stages_sessions"):count(), final)
+end
+
+function M.derive(c, open, final)
+  local out = { started = c.started, completed = c.completed, restarted = c.restarted,
+                out_of_order = c.out_of_order, open = open }
+  out.evicted = math.max(0, c.started - c.completed - c.restarted - open)
+  out.never_completed = c.restarted + out.evicted + (final and open or 0)
+  return out
+end
+
+local function state_of(run)
+  run.stages_state = run.stages_state or { total = {} }
+  return run.stages_state
+end
+
+-- Add a drained map to this interval's and the running histograms:
+-- t[pair][label] is a vns.hist.
+local function add_hist(self, run, now, total)
+  local function of(t, pair, label)
+    t[pair] = t[pair] or {}
+    t[pair][label] = t[pair][label] or hist.log2 { unit = run.opts.unit or "us" }
+    return t[pair][label]
+  end
+  for _, e in ipairs(run.program:table("vns_stages_hist"):drain()) do
+    of(now, e[1].pair, e[1].label):add(e[1].slot, e[2])
+    of(total, e[1].pair, e[1].label):add(e[1].slot, e[2])
+  end
+  for _, e in ipairs(run.program:table("vns_stages_stats"):drain()) do
+    local s = hist.merge_stats(e[2])
+    of(now, e[1].pair, e[1].label):set_stats(s)
+    local t = of(total, e[1].pair, e[1].label)
+    t:set_stats(hist.merge_stats({ s, t.stats }))
+  end
+end
+
+-- The histograms to show, in order: by label, then by pair along the path.
+function Kit:shown(t)
+  local labels, seen = {}, {}
+  for _, by_label in pairs(t) do
+    for label in pairs(by_label) do
+      if not seen[label] then seen[label] = true; labels[#labels + 1] = label end
+    end
+  end
+  table.sort(labels)
+  local out = {}
+  for _, label in ipairs(labels) do
+    for _, p in ipairs(self:pairs()) do
+      local h = t[p.pair] and t[p.pair][label]
+      if h then out[#out + 1] = { h = h, label = label, from = p.from, to = p.to, total = p.total } end
+    end
+  end
+  return out
+end
+
+-- Every interval: drain the histograms (this interval's, added to the
+-- totals since start; at exit the totals) and read the counters.
+-- Returns {type, histograms (summaries with from, to, total and the
+-- label under the name of `by`), sessions}.
+function Kit:collect(run, final)
+  local st = state_of(run)
+  local now = {}
+  if self.histograms then add_hist(self, run, now, st.total) end
+  st.shown = self:shown(final and st.total or now)
+  local histograms = output.array()
+  for _, x in ipairs(st.shown) do
+    local s = x.h:summary()
+    s.from, s.to, s.total = x.from, x.to, x.total or nil
+    if self.by then s[self.by] = x.label end
+    histograms[#histograms + 1] = s
+  end
+  st.counts = self:sessions(run.program, final)
+  return { type = final and "total" or "interval", histograms = histograms, sessions = st.counts }
+end
+
+-- The text of one histogram's heading: "dev = eth0", "queue -> xmit",
+-- both, or nothing (two stages, no label).
+function Kit:heading(x)
+  local parts = {}
+  if self.by then parts[#parts + 1] = self.by .. " = " .. x.label end
+  if #self.stages > 2 then parts[#parts + 1] = x.from .. " -> " .. x.to .. (x.total and " (total)" or "") end
+  return table.concat(parts, ", ")
+end
+
+function Kit:render_sessions(c, out, final)
+  out:write(string.format("\nsessions since start: %d started, %d completed, %d restarted, %d out of order, "
+                          .. "%d evicted, %d %s, %d never completed\n", c.started, c.completed, c.restarted,
+                          c.out_of_order, c.evicted, c.open, final and "open at exit" or "open", c.never_completed))
+end
+
+function Kit:render(run, data, out, final)
+  local st = state_of(run)
+  out:write(final and "\nTotal since start\n" or ("\n" .. output.timestamp() .. "\n"))
+  if self.histograms and #st.shown == 0 then out:write("(no packets)\n") end
+  for _, x in ipairs(st.shown) do
+    local heading = self:heading(x)
+    if heading ~= "" then out:write("\n", heading, "\n") end
+    x.h:render(out)
+  end
+  self:render_sessions(st.counts, out, final)
+end
+
+-- ---- events -------------------------------------------------------------------
+
+-- "10.0.0.1:80", "[fd00::1]:80", or just the address when there are no ports.
+function M.endpoint(family, words, port, has_port)
+  local addr = net.format_addr(family, string.pack(family == 4 and "=I4" or "=I4I4I4I4",
+                                                   table.unpack(words, 1, family == 4 and 1 or 4)))
+  if not has_port then return addr end
+  return (family == 6 and "[" .. addr .. "]" or addr) .. ":" .. port
+end
+
+-- One event as a table: key, total_ns, pid, comm, len and dev (at the
+-- first stage), stages (each
+-- {name, at_ns since the first, or nil if not hit}), steps (each {from,
+-- to, ns} of a pair timed in order), and with a flow (parsed at the
+-- last stage) proto, src, dst.
+function Kit:decode(_, ev)
+  local row = { key = ev.key, total_ns = ev.total_ns, pid = ev.pid, comm = ev.comm, len = ev.len, dev = ev.dev,
+                stages = {}, steps = {} }
+  local first = ev.ts[1]
+  for i, s in ipairs(self.stages) do
+    row.stages[i] = { name = s.name, at_ns = ev.ts[i] ~= 0 and ev.ts[i] - first or nil }
+    if i > 1 and ev.timed & (1 << (i - 1)) ~= 0 then
+      row.steps[#row.steps + 1] = { from = self.stages[i - 1].name, to = s.name, ns = ev.ts[i] - ev.ts[i - 1] }
+    end
+  end
+  if ev.family ~= 0 then
+    local ports = ev.sport ~= 0 or ev.dport ~= 0
+    row.proto = tostring(net.protocol(tostring(ev.proto)))
+    row.src = M.endpoint(ev.family, ev.saddr, ev.sport, ports)
+    row.dst = M.endpoint(ev.family, ev.daddr, ev.dport, ports)
+  end
+  return row
+end
+
+return M
