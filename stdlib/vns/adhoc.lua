@@ -4,7 +4,10 @@
 --   adhoc.count { "tracepoint:skb:kfree_skb", by = "reason,dev" }
 --       hits of a probe counted in the kernel by a key, a table per interval;
 --   adhoc.trace { "kprobe:tcp_drop", by = "pid,comm,stack" }
---       one line per hit, under the event budget (--max-events-per-sec).
+--       one line per hit, under the event budget (--max-events-per-sec);
+--   adhoc.latency { from = "net:net_dev_queue", to = "net:net_dev_start_xmit", by = "dev" }
+--       the time between two probes per packet (or key = "pid_tgid", or a
+--       field or argument), log2 histograms with exact stats (vns.stages).
 --
 -- The probe: "tracepoint:CAT:NAME" (or "CAT:NAME"), "kprobe:FN",
 -- "kretprobe:FN". The key (`by`, a list or a comma-separated string):
@@ -296,7 +299,53 @@ function M.trace(spec)
   return tool.details(def)
 end
 
+-- A stage of vns.stages from a probe text and a key: "skb" (the packet,
+-- by default the tracepoint's skbaddr or the skb field/argument given),
+-- "pid_tgid" (the thread), or a field or argument of the probe.
+local function stage_of(name, text, spec)
+  local p = parse_probe(text)
+  local probe = p.kind == "tracepoint" and ("tracepoint:" .. p.cat .. ":" .. p.name) or p.text
+  local key = spec.key or "skb"
+  local st = { name = name, probe = probe }
+  if key == "skb" then
+    if not skb_of(p, spec) then errors.usage("adhoc: %s has no packet: give skb = \"argN\" or key = ...", p.text) end
+    st.skb = p.kind == "tracepoint" and (spec.skb or "skbaddr") or tonumber(spec.skb and spec.skb:match("^arg(%d)$") or 1)
+  elseif key == "pid_tgid" then
+    st.key, st.skb = "pid_tgid", false
+  else
+    local read = ident(key) and probe_value(p, key)
+    if not read then errors.usage("adhoc: key '%s' is not a field or argument of %s", tostring(key), p.text) end
+    st.key, st.skb = template.code("(u64)" .. read), false
+  end
+  return st
+end
+
+-- The time from one probe to another, per key: log2 histograms (per
+-- device with by = "dev") with exact count/min/max/mean, --threshold and
+-- --unit, and how many sessions never completed (vns.stages).
+function M.latency(spec)
+  assert(type(spec) == "table", "adhoc.latency: give a table: { from = \"...\", to = \"...\" }")
+  local stages = require "vns.stages"
+  local hist = require "vns.hist"
+  local from, to = stage_of("from", spec.from, spec), stage_of("to", spec.to, spec)
+  if spec.by ~= nil and spec.by ~= "dev" then errors.usage("adhoc: latency by is \"dev\" or nothing") end
+  local kit = stages.new { stages = { from, to }, by = spec.by }
+  local packet = from.skb ~= false
+  return tool.summary {
+    name = spec.name or "adhoc-latency",
+    about = spec.about or string.format("Time from %s to %s", spec.from, spec.to),
+    tracing = string.format("Tracing %s -> %s... Hit Ctrl-C to end.", spec.from, spec.to),
+    filter = packet or nil,
+    options = { net.options(packet and { "pid", "comm", "dev", "threshold" } or { "pid", "comm", "threshold" }),
+                hist.unit_option("us") },
+    defaults = { top = false },
+    program = function(opts, f) return kit:program(opts, f) end,
+    collect = function(run, final) return kit:collect(run, final) end,
+    render = function(run, data, out, final) kit:render(run, data, out, final) end,
+  }
+end
+
 -- The names `vnetscope -e` text sees besides Lua's own.
-M.env = { count = M.count, trace = M.trace }
+M.env = { count = M.count, trace = M.trace, latency = M.latency }
 
 return M

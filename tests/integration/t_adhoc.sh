@@ -10,6 +10,7 @@
 GUIDE=$REPO_DIR/docs/writing-scripts.md
 COUNT=$REPO_DIR/docs/examples/drops-by-reason.lua
 TRACE=$REPO_DIR/docs/examples/drop-events.lua
+LATENCY=$REPO_DIR/docs/examples/xmit-wait.lua
 
 # Udp NoPorts of namespace NS: the kernel's own count of these drops.
 noports() {
@@ -19,7 +20,7 @@ noports() {
 
 case_guide_shows_examples() {
   local f
-  for f in "$COUNT" "$TRACE"; do
+  for f in "$COUNT" "$TRACE" "$LATENCY"; do
     guide_block file "docs/examples/${f##*/}" >"$CASE_DIR/shown.lua"
     cmp -s "$CASE_DIR/shown.lua" "$f" || fail "the guide's block for ${f##*/} differs from the file"
   done
@@ -86,6 +87,27 @@ case_trace() {
   expect_eq "lost" 0 "$(jsonq b 'd.lost')"
 }
 
+# 13 datagrams A -> B:9999 and 5 to B:8888 leave A on DEV_A (noqueue:
+# no wait): the latency example times exactly the 13 of the flow, per
+# device, and every session it opened completed.
+case_latency() {
+  need_root
+  need_cmd lua5.4
+  topo_pair
+  tool_start js run "$LATENCY" --dev "$DEV_A" --proto udp --dst-port 9999 --unit ns --format json -i 1 -d 60
+  wait_line js '"type":"interval"'
+  send_udp "$NS_A" "$IP_B" 9999 13
+  send_udp "$NS_A" "$IP_B" 8888 5
+  settle
+  tool_stop js INT
+  expect_eq "packets timed on $DEV_A" "1 $DEV_A 13 ns" \
+    "$(jsonq js '#d.histograms, d.histograms[1].dev, d.histograms[1].count, d.histograms[1].unit')"
+  expect_eq "min <= mean <= max" true \
+    "$(jsonq js 'd.histograms[1].min <= d.histograms[1].mean and d.histograms[1].mean <= d.histograms[1].max')"
+  expect_eq "sessions started, completed, never completed" "13 13 0" \
+    "$(jsonq js 'd.sessions.started, d.sessions.completed, d.sessions.never_completed')"
+}
+
 case_errors_and_c() {
   vns_run k 30 -e 'count{"skb:kfree_skb", by="reason,nope"}'
   expect_eq "an unknown key: exit status" 2 "$STATUS"
@@ -96,13 +118,14 @@ case_errors_and_c() {
   expect_eq "--emit-c: exit status" 0 "$STATUS"
   expect_no_match "--emit-c: no user text in the C" 'vnstadhoc0|10\.231\.1\.2' "$(out_of c)"
   need_root
-  vns_run chk 120 check "$COUNT" "$TRACE"
+  vns_run chk 120 check "$COUNT" "$TRACE" "$LATENCY"
   expect_eq "check: exit status" 0 "$STATUS"
-  expect_match "check: both examples load" '^2 tools checked, 0 failed$' "$(out_of chk)"
+  expect_match "check: the examples load" '^3 tools checked, 0 failed$' "$(out_of chk)"
 }
 
 run_case "adhoc: the guide shows the short forms verbatim" case_guide_shows_examples
 run_case "adhoc: count by reason, location, device equals the kernel's NoPorts (file, one-liner)" case_count
 run_case "adhoc: trace gives one event per drop; the budget accounts for every drop" case_trace
-run_case "adhoc: bad keys and probes exit 2; --emit-c shows no user text; check loads both" case_errors_and_c
+run_case "adhoc: latency times exactly the flow's packets per device; every session completed" case_latency
+run_case "adhoc: bad keys and probes exit 2; --emit-c shows no user text; check loads the examples" case_errors_and_c
 finish

@@ -77,6 +77,21 @@ function T.errors_name_what_is_wrong()
   h.checkerr("tracepoint nope:nope does not exist on this kernel", adhoc.count, { "nope:nope" })
 end
 
+function T.latency_stages_and_keys()
+  local t = adhoc.latency { from = "net:net_dev_queue", to = "net:net_dev_start_xmit", by = "dev" }
+  local c = c_of(t, { "--threshold", "1ms" })
+  has(c, "TRACEPOINT_PROBE(net, net_dev_queue)")
+  has(c, "TRACEPOINT_PROBE(net, net_dev_start_xmit)")
+  has(names(t), "filter pid comm dev threshold unit")
+  local k = adhoc.latency { from = "kprobe:vfs_read", to = "kretprobe:vfs_read", key = "pid_tgid" }
+  eq(names(k):match("dev"), nil)
+  usage_err("key 'nope' is not a field or argument of net:net_dev_queue", adhoc.latency,
+            { from = "net:net_dev_queue", to = "net:net_dev_xmit", key = "nope" })
+  usage_err("kprobe:f has no packet", adhoc.latency, { from = "kprobe:f", to = "kprobe:g" })
+  usage_err("latency by is \"dev\" or nothing", adhoc.latency,
+            { from = "net:net_dev_queue", to = "net:net_dev_xmit", by = "comm" })
+end
+
 -- report.counts through a fake program: per-CPU values summed, totals
 -- kept across intervals, top-N, ties by the order fields.
 function T.report_counts()
