@@ -67,14 +67,17 @@ function M.mode()
   return env
 end
 
-local function at_least(since)
+local function at_least(since, version)
   local a, b = kernel.version()
+  if version then a, b = version[1], version[2] end
   return a > since[1] or (a == since[1] and b >= since[2])
 end
 
 -- The arguments of TP_PROTO this kernel passes: {name = index} (0-based),
--- how that was found, or nil and why raw cannot be used.
-function M.raw_args(cat, name, btf_args)
+-- how that was found, or nil and why raw cannot be used. btf_args and
+-- version stand in for this kernel's (tests): a list of BTF type names,
+-- or false for a kernel without BTF; {major, minor}.
+function M.raw_args(cat, name, btf_args, version)
   local known = M.known[cat .. ":" .. name]
   if not known then return nil, "not in the table of tracepoint arguments" end
   if btf_args == nil then btf_args = core.btf_tracepoint_args(name) end
@@ -89,9 +92,9 @@ function M.raw_args(cat, name, btf_args)
     end
     return args, "BTF btf_trace_" .. name
   end
-  if not at_least(M.RAW_SINCE) then return nil, "raw tracepoints need Linux 4.17" end
+  if not at_least(M.RAW_SINCE, version) then return nil, "raw tracepoints need Linux 4.17" end
   for i, a in ipairs(known) do
-    if a.since and not at_least(a.since) then break end
+    if a.since and not at_least(a.since, version) then break end
     args[a.name] = i - 1
   end
   return args, "kernel version"
@@ -104,6 +107,8 @@ local function c_name(s, what)
   return s
 end
 
+-- The first line names the tracepoint as "cat:name as a raw tracepoint":
+-- vns.cache keys a program on the formats of the tracepoints it names so.
 local function raw_code(cat, name, args, how)
   local out, names = {}, {}
   for _, a in ipairs(M.known[cat .. ":" .. name]) do
