@@ -1,37 +1,115 @@
 /* drop-summary: count skb:kfree_skb per drop location, reason and device,
- * and (--group-by) per flow and kernel stack. Counting happens here;
- * user space reads and clears the map each interval. Filters run first:
- * they reject most drops of a busy host before anything else is read.
- * A stack walk costs ~15x a count, so stacks are taken only on request,
- * or once per new location and reason (--stack-sample). */
+ * and (--group-by) per flow and kernel stack. Counting happens here, in
+ * per-CPU counters (no atomic add, no cache line shared between CPUs);
+ * user space sums the CPUs, reads and clears the map each interval.
+ * Filters run first: they reject most drops of a busy host before
+ * anything else is read. A stack walk costs ~15x a count, so stacks are
+ * taken only on request, or once per new location and reason
+ * (--stack-sample). The probe is a raw tracepoint where the kernel has
+ * them (vns/tp.h), forwarding to drop(). */
+#include <vns/tp.h>
 #include <vns/dev.h>
 #include <vns/flow.h>
+
+{{ TRACEPOINTS }}
+
+/* --group-by flow|all: the flow is in the key. */
+#define BY_FLOW {{ BY_FLOW }}
+/* --group-by stack|all: the stack is in the key. */
+#define BY_STACK {{ BY_STACK }}
+/* --stack-sample: one stack per new location and reason. */
+#define STACK_SAMPLE {{ STACK_SAMPLE }}
+/* --exclude-unspecified: leave out this kernel's NOT_SPECIFIED reason. */
+#define EXCLUDE_REASON {{ EXCLUDE_REASON }}
+#define UNSPECIFIED {{ UNSPECIFIED }}
+/* A flow filter is given (otherwise the flow is parsed only for the key). */
+#define FLOW_FILTER {{ HAS_FLOW_FILTER }}
 
 struct drop_key {
   u64 location;
   u32 reason;
   s32 stack_id;
   char dev[16];
-{{ FLOW_FIELDS }}
+#if BY_FLOW
+  struct vns_flow_key flow;
+#endif
 };
 
-BPF_HASH(drops, struct drop_key, u64, {{ MAX_KEYS }});
-{{ STACK_MAPS }}
+BPF_PERCPU_HASH(drops, struct drop_key, u64, {{ MAX_KEYS }});
+#if BY_STACK || STACK_SAMPLE
+BPF_STACK_TRACE(stacks, {{ STACKS }});
+#endif
+#if STACK_SAMPLE && !BY_STACK
+struct sample_key {
+  u64 location;
+  u32 reason;
+  u32 pad;
+};
+BPF_HASH(samples, struct sample_key, s32, {{ SAMPLES }});
+#endif
 {{ FILTER_MAPS }}
 
-TRACEPOINT_PROBE(skb, kfree_skb)
+/* One more hit of key on this CPU. A new key is inserted with 1 for this
+ * CPU; when another CPU inserted it first, this hit is added to it. */
+static __always_inline void count(struct drop_key *key)
 {
-  struct sk_buff *skb = (struct sk_buff *)args->skbaddr;
+  u64 *n = drops.lookup(key);
+  if (n) {
+    (*n)++;
+    return;
+  }
+  u64 one = 1;
+  if (drops.insert(key, &one) == 0)
+    return;
+  n = drops.lookup(key);
+  if (n)
+    (*n)++;
+}
+
+static __always_inline int drop(void *ctx, struct sk_buff *skb, u64 location, u32 reason)
+{
   struct drop_key key = {};
-{{ READ_REASON }}
-{{ REASON_FILTER }}
-{{ FLOW_FILTER }}
+  key.reason = reason;
+#if EXCLUDE_REASON
+  if (key.reason == UNSPECIFIED)
+    return 0;
+#endif
+#if FLOW_FILTER || BY_FLOW
+  struct vns_flow f = {};
+  vns_flow_l3_of(skb, &f, {{ L3_FLAGS }});
+  if (!({{ FLOW_FILTER_EXPR }}))
+    return 0;
+#endif
   vns_skb_devname(skb, key.dev);
   if (!({{ DEV_FILTER }}))
     return 0;
-  key.location = (u64)args->location;
-{{ FLOW_KEY }}
-{{ STACK }}
-  drops.increment(key);
+  key.location = location;
+#if BY_FLOW
+  vns_flow_l4(&f);
+  vns_flow_key_of(&key.flow, &f);
+#endif
+#if BY_STACK
+  key.stack_id = stacks.get_stackid(ctx, 0);
+#elif STACK_SAMPLE
+  struct sample_key sk = { .location = key.location, .reason = key.reason };
+  if (!samples.lookup(&sk)) {
+    s32 id = stacks.get_stackid(ctx, 0);
+    samples.update(&sk, &id);
+  }
+  key.stack_id = -1;
+#else
+  key.stack_id = -1;
+#endif
+  count(&key);
   return 0;
+}
+
+VNS_TP(skb, kfree_skb)
+{
+#if VNS_HAS_ARG(kfree_skb, reason)
+  return drop(VNS_CTX(kfree_skb), VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location),
+              VNS_ARG(kfree_skb, reason));
+#else
+  return drop(VNS_CTX(kfree_skb), VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location), 0);
+#endif
 }

@@ -1,10 +1,24 @@
 /* qdisc-drop: packets the traffic-control layer dropped, per device, root
  * qdisc and reason, with the flows they belonged to. Two ways to see them:
- *  - tracepoint: skb:kfree_skb with a qdisc drop reason (6.x kernels);
- *  - kprobe: __dev_queue_xmit returning NET_XMIT_DROP (older kernels). */
+ *  - tracepoint: skb:kfree_skb with a qdisc drop reason (6.x kernels),
+ *    a raw tracepoint where the kernel has them (vns/tp.h);
+ *  - kprobe: __dev_queue_xmit returning NET_XMIT_DROP (older kernels).
+ * Counts are per CPU; user space sums them. */
 #include <net/sch_generic.h>
+#include <vns/tp.h>
 #include <vns/dev.h>
 #include <vns/flow.h>
+
+{{ TRACEPOINTS }}
+
+/* 1: the kprobe variant; 0: the tracepoint variant. */
+#define VARIANT_KPROBE {{ VARIANT_KPROBE }}
+/* Tracepoint variant: the qdisc drop reasons of this kernel, as a bit
+ * set over codes 0-255 (bit c of word c / 64). */
+#define REASONS_0 {{ REASONS_0 }}
+#define REASONS_1 {{ REASONS_1 }}
+#define REASONS_2 {{ REASONS_2 }}
+#define REASONS_3 {{ REASONS_3 }}
 
 struct drop_key {
   char dev[16];
@@ -18,8 +32,8 @@ struct flow_key {
   struct vns_flow_key flow;
 };
 
-BPF_HASH(drops, struct drop_key, u64, 1024);
-BPF_HASH(flows, struct flow_key, u64, {{ MAX_FLOWS }});
+BPF_PERCPU_HASH(drops, struct drop_key, u64, 1024);
+BPF_PERCPU_HASH(flows, struct flow_key, u64, {{ MAX_FLOWS }});
 {{ FILTER_MAPS }}
 
 /* The root qdisc of the skb's device: kind and handle. */
@@ -63,11 +77,86 @@ static __always_inline int drop_of(struct sk_buff *skb, struct pending *p)
   return 1;
 }
 
-static __always_inline void count(struct pending *p)
+/* One more hit on this CPU; a key another CPU inserted first gets it.
+ * (BCC rewrites map calls only where they are written, not in macros.) */
+static __always_inline void count_drop(struct drop_key *key)
 {
-  drops.increment(p->key);
-  if (p->has_flow)
-    flows.increment(p->flow);
+  u64 *n = drops.lookup(key);
+  if (!n) {
+    u64 one = 1;
+    if (drops.insert(key, &one) == 0)
+      return;
+    n = drops.lookup(key);
+  }
+  if (n)
+    (*n)++;
 }
 
-{{ DROP_PROBES }}
+static __always_inline void count_flow(struct flow_key *key)
+{
+  u64 *n = flows.lookup(key);
+  if (!n) {
+    u64 one = 1;
+    if (flows.insert(key, &one) == 0)
+      return;
+    n = flows.lookup(key);
+  }
+  if (n)
+    (*n)++;
+}
+
+static __always_inline void count(struct pending *p)
+{
+  count_drop(&p->key);
+  if (p->has_flow)
+    count_flow(&p->flow);
+}
+
+#if !VARIANT_KPROBE
+static __always_inline int is_qdisc_reason(u32 r)
+{
+  u64 word = r < 64 ? REASONS_0 : r < 128 ? REASONS_1 : r < 192 ? REASONS_2 : r < 256 ? REASONS_3 : 0;
+  return (word >> (r & 63)) & 1;
+}
+
+static __always_inline int tracepoint_drop(struct sk_buff *skb, u32 reason)
+{
+  if (!is_qdisc_reason(reason))
+    return 0;
+  struct pending p = { .key = { .reason = reason } };
+  if (drop_of(skb, &p))
+    count(&p);
+  return 0;
+}
+
+VNS_TP(skb, kfree_skb)
+{
+  return tracepoint_drop(VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, reason));
+}
+#else
+/* The skb is freed before __dev_queue_xmit returns: what a drop would
+ * count under is taken on entry, per thread, and counted on NET_XMIT_DROP. */
+BPF_HASH(xmit_pending, u64, struct pending, 10240);
+
+int kprobe____dev_queue_xmit(struct pt_regs *ctx, struct sk_buff *skb)
+{
+  struct pending p = {};
+  if (!drop_of(skb, &p))
+    return 0;
+  u64 id = bpf_get_current_pid_tgid();
+  xmit_pending.update(&id, &p);
+  return 0;
+}
+
+int kretprobe____dev_queue_xmit(struct pt_regs *ctx)
+{
+  u64 id = bpf_get_current_pid_tgid();
+  struct pending *p = xmit_pending.lookup(&id);
+  if (!p)
+    return 0;
+  if (PT_REGS_RC(ctx) == 1 /* NET_XMIT_DROP */)
+    count(p);
+  xmit_pending.delete(&id);
+  return 0;
+}
+#endif

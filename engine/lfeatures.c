@@ -1,6 +1,10 @@
 /* lfeatures: what this kernel can do, by trying it (load a two-instruction
  * program, attach it, close it) rather than guessing from the version.
- *   core.features() -> { kprobe = {ok=, why=}, tracepoint = ..., ... } */
+ *   core.features() -> { kprobe = {ok=, why=}, tracepoint = ..., ... }
+ *   core.btf_tracepoint_args(name) -> { "struct sk_buff *", "void *", ... }
+ *     the arguments a raw tracepoint program gets (TP_PROTO), from the
+ *     kernel BTF's typedef btf_trace_<name>; false when BTF lacks it, nil
+ *     and a message without kernel BTF. */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -123,8 +127,89 @@ static int core_features(lua_State *L)
   return 1;
 }
 
+/* The C type of a BTF type, as text: "struct sk_buff *", "enum
+ * skb_drop_reason", "const void *". Enough to tell arguments apart. */
+static void type_text(const struct btf *btf, __u32 id, luaL_Buffer *b, int depth)
+{
+  const struct btf_type *t = id ? btf__type_by_id(btf, id) : NULL;
+  if (!t || depth > 8) {
+    luaL_addstring(b, id ? "?" : "void");
+    return;
+  }
+  const char *name = btf__name_by_offset(btf, t->name_off);
+  switch (btf_kind(t)) {
+  case BTF_KIND_PTR:
+    type_text(btf, t->type, b, depth + 1);
+    luaL_addstring(b, " *");
+    return;
+  case BTF_KIND_CONST:
+    luaL_addstring(b, "const ");
+    type_text(btf, t->type, b, depth + 1);
+    return;
+  case BTF_KIND_VOLATILE:
+    luaL_addstring(b, "volatile ");
+    type_text(btf, t->type, b, depth + 1);
+    return;
+  case BTF_KIND_STRUCT:
+    luaL_addstring(b, "struct ");
+    break;
+  case BTF_KIND_UNION:
+    luaL_addstring(b, "union ");
+    break;
+  case BTF_KIND_ENUM:
+  case BTF_KIND_ENUM64:
+    luaL_addstring(b, "enum ");
+    break;
+  case BTF_KIND_FUNC_PROTO:
+    luaL_addstring(b, "fn");
+    return;
+  default:
+    break;
+  }
+  luaL_addstring(b, name && *name ? name : "?");
+}
+
+static struct btf *vmlinux_btf;
+
+static int core_btf_tracepoint_args(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  char typedef_name[256];
+  if (!vmlinux_btf)
+    vmlinux_btf = btf__load_vmlinux_btf();
+  if (!vmlinux_btf) {
+    lua_pushnil(L);
+    lua_pushstring(L, "no kernel BTF");
+    return 2;
+  }
+  snprintf(typedef_name, sizeof typedef_name, "btf_trace_%s", name);
+  int id = btf__find_by_name_kind(vmlinux_btf, typedef_name, BTF_KIND_TYPEDEF);
+  const struct btf_type *t = id > 0 ? btf__type_by_id(vmlinux_btf, id) : NULL;
+  t = t ? btf__type_by_id(vmlinux_btf, t->type) : NULL;                     /* pointer */
+  t = t && btf_is_ptr(t) ? btf__type_by_id(vmlinux_btf, t->type) : NULL;   /* proto */
+  if (!t || !btf_is_func_proto(t)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  const struct btf_param *p = btf_params(t);
+  int n = btf_vlen(t);
+  lua_createtable(L, n > 0 ? n - 1 : 0, 0);
+  /* The first parameter is the tracepoint's data pointer (void *__data),
+   * not an argument the program sees. */
+  for (int i = 1; i < n; i++) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    type_text(vmlinux_btf, p[i].type, &b, 0);
+    luaL_pushresult(&b);
+    lua_rawseti(L, -2, i);
+  }
+  return 1;
+}
+
 void lfeatures_register(lua_State *L)
 {
+  lua_pushcfunction(L, core_btf_tracepoint_args);
+  lua_setfield(L, -2, "btf_tracepoint_args");
   lua_pushcfunction(L, core_features);
   lua_setfield(L, -2, "features");
 }

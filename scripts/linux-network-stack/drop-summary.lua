@@ -28,66 +28,42 @@ local template = require "vns.template"
 local tool = require "vns.tool"
 local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
+local tracepoint = require "vns.tracepoint"
 
 local STACKS, SAMPLES = 4096, 4096
-
-local FLOW_FIELDS = "  struct vns_flow_key flow;"
-local FLOW_KEY = "  vns_flow_l4(&f);\n  vns_flow_key_of(&key.flow, &f);"
 
 local function by_flow(opts) return opts.group_by == "flow" or opts.group_by == "all" end
 local function by_stack(opts) return opts.group_by == "stack" or opts.group_by == "all" end
 
--- The stack part: in the key (--group-by stack|all), one sample per new
--- location and reason (--stack-sample), or none.
-local function stack_code(opts)
-  local maps = string.format("BPF_STACK_TRACE(stacks, %d);", STACKS)
-  if by_stack(opts) then
-    return maps, "  key.stack_id = stacks.get_stackid(args, 0);"
-  end
-  if opts.stack_sample then
-    return maps .. "\nstruct sample_key { u64 location; u32 reason; u32 pad; };\n"
-      .. string.format("BPF_HASH(samples, struct sample_key, s32, %d);", SAMPLES), [[
-  struct sample_key sk = { .location = key.location, .reason = key.reason };
-  if (!samples.lookup(&sk)) {
-    s32 id = stacks.get_stackid(args, 0);
-    samples.update(&sk, &id);
-  }
-  key.stack_id = -1;]]
-  end
-  return "/* no stacks */", "  key.stack_id = -1;"
-end
-
 -- --exclude-unspecified: the code of NOT_SPECIFIED on this kernel.
-local function reason_filter(opts)
-  if not opts.exclude_unspecified then return "  /* every reason */" end
+local function unspecified_code(opts)
+  if not opts.exclude_unspecified then return nil end
   if not drops.has_reason() then
     errors.usage("option --exclude-unspecified needs drop reasons (Linux 5.17+); this kernel reports none")
   end
   for code, name in pairs(drops.reason_names()) do
-    if name == "NOT_SPECIFIED" then
-      return template.render("  if (key.reason == {{ CODE }})\n    return 0;", { CODE = template.int(code) })
-    end
+    if name == "NOT_SPECIFIED" then return code end
   end
   errors.fail("this kernel's skb:kfree_skb names no NOT_SPECIFIED reason")
 end
 
 local function program(opts, f)
-  local flow_filter = f.guard.text
-  if by_flow(opts) and not f.needs_l3 then
-    flow_filter = "  struct vns_flow f = {};\n  vns_flow_l3(skb, &f);"
-  end
-  local stack_maps, stack = stack_code(opts)
+  local unspecified = unspecified_code(opts)
   return template.render(template.read("drop-summary.c"), {
+    TRACEPOINTS = tracepoint.probe("skb", "kfree_skb").code,
     MAX_KEYS = template.int(10240),
-    DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).expr,
-    FLOW_FILTER = template.code(flow_filter),
+    STACKS = template.int(STACKS),
+    SAMPLES = template.int(SAMPLES),
+    BY_FLOW = template.bool(by_flow(opts)),
+    BY_STACK = template.bool(by_stack(opts)),
+    STACK_SAMPLE = template.bool(opts.stack_sample or false),
+    EXCLUDE_REASON = template.bool(unspecified ~= nil),
+    UNSPECIFIED = template.int(unspecified or 0),
+    HAS_FLOW_FILTER = template.bool(f.needs_l3),
+    L3_FLAGS = f.l3_flags,
+    FLOW_FILTER_EXPR = f.expr,
     FILTER_MAPS = f.decls,
-    READ_REASON = drops.read_reason("key.reason"),
-    REASON_FILTER = template.code(reason_filter(opts)),
-    FLOW_FIELDS = template.code(by_flow(opts) and FLOW_FIELDS or "  /* not grouped by flow */"),
-    FLOW_KEY = template.code(by_flow(opts) and FLOW_KEY or "  /* not grouped by flow */"),
-    STACK_MAPS = template.code(stack_maps),
-    STACK = template.code(stack),
+    DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).expr,
   })
 end
 

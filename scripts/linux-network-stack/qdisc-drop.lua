@@ -23,6 +23,7 @@ local report = require "vns.report"
 local qdisc = require "vns.qdisc"
 local template = require "vns.template"
 local tool = require "vns.tool"
+local tracepoint = require "vns.tracepoint"
 
 local MAX_FLOWS = 10240
 
@@ -41,65 +42,39 @@ local function variant_of(opts)
   return #qdisc_reasons() > 0 and "tracepoint" or "kprobe"
 end
 
-local TRACEPOINT = [[
-TRACEPOINT_PROBE(skb, kfree_skb)
-{
-  u32 reason = args->reason;
-  if (!({{ REASONS }}))
-    return 0;
-  struct pending p = { .key = { .reason = reason } };
-  if (drop_of((struct sk_buff *)args->skbaddr, &p))
-    count(&p);
-  return 0;
-}]]
-
--- The skb is freed before __dev_queue_xmit returns: what a drop would
--- count under is taken on entry, per thread, and counted on NET_XMIT_DROP.
-local KPROBE = [[
-BPF_HASH(xmit_pending, u64, struct pending, 10240);
-
-int kprobe____dev_queue_xmit(struct pt_regs *ctx, struct sk_buff *skb)
-{
-  struct pending p = {};
-  if (!drop_of(skb, &p))
-    return 0;
-  u64 id = bpf_get_current_pid_tgid();
-  xmit_pending.update(&id, &p);
-  return 0;
-}
-
-int kretprobe____dev_queue_xmit(struct pt_regs *ctx)
-{
-  u64 id = bpf_get_current_pid_tgid();
-  struct pending *p = xmit_pending.lookup(&id);
-  if (!p)
-    return 0;
-  if (PT_REGS_RC(ctx) == 1 /* NET_XMIT_DROP */)
-    count(p);
-  xmit_pending.delete(&id);
-  return 0;
-}]]
+-- The reason codes as 4 words of a bit set over 0-255 (the template's
+-- REASONS_0..3).
+local function reason_words(codes)
+  local words = { 0, 0, 0, 0 }
+  for _, c in ipairs(codes) do
+    if c < 0 or c > 255 then errors.fail("qdisc drop reason code %d is outside 0-255", c) end
+    words[c // 64 + 1] = words[c // 64 + 1] | (1 << (c % 64))
+  end
+  return words
+end
 
 local function program(opts, f)
   local variant = variant_of(opts)
-  local probes
+  local words, tracepoints = { 0, 0, 0, 0 }, template.code("/* kprobe variant: no tracepoint */")
   if variant == "tracepoint" then
     local codes = qdisc_reasons()
     if #codes == 0 then
       errors.usage("option --variant tracepoint needs qdisc drop reasons in skb:kfree_skb (Linux 6.x); use --variant kprobe")
     end
-    local tests = {}
-    for i, c in ipairs(codes) do tests[i] = "reason == " .. template.int(c).text end
-    probes = template.render(TRACEPOINT, { REASONS = template.code(table.concat(tests, " || ")) })
-  else
-    probes = KPROBE
+    words = reason_words(codes)
+    tracepoints = tracepoint.probe("skb", "kfree_skb").code
   end
   return template.render(template.read("qdisc-drop.c"), {
+    TRACEPOINTS = tracepoints,
+    VARIANT_KPROBE = template.bool(variant == "kprobe"),
+    REASONS_0 = template.int(words[1]),
+    REASONS_1 = template.int(words[2]),
+    REASONS_2 = template.int(words[3]),
+    REASONS_3 = template.int(words[4]),
     MAX_FLOWS = template.int(MAX_FLOWS),
     FILTER_MAPS = f.decls,
     FLOW_FILTER = f.guard,
     DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "p->key.dev" }).expr,
-    DROP_PROBES = template.code(probes),
   })
 end
 

@@ -3,6 +3,8 @@
 local registry = require "vns.registry"
 local output = require "vns.output"
 local errors = require "vns.errors"
+local options = require "vns.options"
+local tracepoint = require "vns.tracepoint"
 
 local M = {}
 
@@ -18,20 +20,39 @@ function M.option_sets(tool)
   return sets
 end
 
+-- Each option set is checked as this kernel runs it (raw tracepoints
+-- where it has them) and again with classic tracepoints, the fallback,
+-- when that makes another program.
+local modes = { { nil, "" }, { "classic", " (classic tracepoints)" } }
+
+local function text_of(tool, argv)
+  local ok, text = pcall(function() return (tool:generate(options.parse(tool:specs(), argv))) end)
+  return ok and text or nil
+end
+
 local function check_tool(tool, rows)
   local failed = 0
   for _, argv in ipairs(M.option_sets(tool)) do
-    local label = #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
-    local ok, results, prog = pcall(tool.check, tool, argv)
-    if ok then
-      for _, r in ipairs(results) do
-        rows[#rows + 1] = { label, r.fn, r.kind, r.insns or "-", r.verified or "-", "ok" }
+    local first
+    for i, mode in ipairs(modes) do
+      tracepoint.force(mode[1])
+      local text = i > 1 and text_of(tool, argv)
+      if i == 1 or (text and text ~= first) then
+        first = first or text_of(tool, argv)
+        local label = (#argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name) .. mode[2]
+        local ok, results, prog = pcall(tool.check, tool, argv)
+        if ok then
+          for _, r in ipairs(results) do
+            rows[#rows + 1] = { label, r.fn, r.kind, r.insns or "-", r.verified or "-", "ok" }
+          end
+          prog.mod:close()
+        else
+          failed = failed + 1
+          rows[#rows + 1] = { label, "-", "-", "-", "-", "FAILED" }
+          io.stderr:write(string.format("%s: %s\n", label, message_of(results)))
+        end
       end
-      prog.mod:close()
-    else
-      failed = failed + 1
-      rows[#rows + 1] = { label, "-", "-", "-", "-", "FAILED" }
-      io.stderr:write(string.format("%s: %s\n", label, message_of(results)))
+      tracepoint.force(nil)
     end
   end
   return failed

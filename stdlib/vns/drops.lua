@@ -50,6 +50,14 @@ function M.location(addr)
   return symbols[addr]
 end
 
+-- Frames of the BPF program and of the kernel code running a raw
+-- tracepoint's programs (bpf_trace_run2, __traceiter_kfree_skb,
+-- __bpf_trace_kfree_skb), innermost in a stack taken there.
+local function is_tracing_frame(sym)
+  return sym:match("^bpf_prog_") or sym:match("^bpf_trace_run%d+$") or sym:match("^__traceiter_")
+      or sym:match("^__bpf_trace_") or sym:match("^bpf_dispatcher_") or sym:match("^bpf_trampoline_")
+end
+
 local stacks = setmetatable({}, { __mode = "k" })  -- stack map -> id -> frames
 
 -- The frames of a BPF_STACK_TRACE id, innermost first, symbolized once per
@@ -60,8 +68,13 @@ function M.stack(map, id)
   local cache = stacks[map] or {}
   stacks[map] = cache
   if not cache[id] then
-    local frames = output.array()
-    for i, fr in ipairs(map:stack(id) or {}) do frames[i] = frame_text(fr.sym, fr.offset, fr.addr) end
+    local frames, inner = output.array(), true
+    for _, fr in ipairs(map:stack(id) or {}) do
+      -- A raw tracepoint's stack starts in the program and the code
+      -- that runs it; a classic one's at the tracepoint: the same here.
+      inner = inner and fr.sym ~= nil and is_tracing_frame(fr.sym)
+      if not inner then frames[#frames + 1] = frame_text(fr.sym, fr.offset, fr.addr) end
+    end
     cache[id] = frames
   end
   return cache[id]

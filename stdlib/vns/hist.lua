@@ -189,6 +189,17 @@ function H:summary()
   }
 end
 
+-- A per-CPU counter (an array of integers, one per CPU) as one count; a
+-- plain integer (a map that is not per-CPU) as it is; nothing (no
+-- entry) as 0.
+function M.sum(per_cpu)
+  if per_cpu == nil then return 0 end
+  if type(per_cpu) ~= "table" then return per_cpu end
+  local n = 0
+  for _, v in ipairs(per_cpu) do n = n + v end
+  return n
+end
+
 -- Per-CPU stats values (an array of {count, sum, min, max}) as one.
 function M.merge_stats(per_cpu)
   local out = { count = 0, sum = 0 }

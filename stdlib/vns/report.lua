@@ -11,6 +11,7 @@
 -- A tool with one counting map and nothing else to show can just say
 -- `counts = { map =, row =, columns =, what =, after = }` in its definition; the
 -- tool loop then collects and renders it (vns.tool).
+local hist = require "vns.hist"
 local output = require "vns.output"
 
 local M = {}
@@ -28,14 +29,6 @@ function M.counts(spec)
   return setmetatable({ map = spec.map, row = spec.row, order = spec.order or {}, top = spec.top }, Counts)
 end
 
--- A per-CPU value is an array of numbers: its sum; a plain count as is.
-local function count_of(value)
-  if type(value) ~= "table" then return value end
-  local n = 0
-  for _, v in ipairs(value) do n = n + v end
-  return n
-end
-M.count_of = count_of
 
 -- A key's identity for the running totals: its fields, in a fixed order.
 local function identity(v)
@@ -92,7 +85,7 @@ function Counts:collect(run, final)
   local rows, key_of = {}, {}
   for _, e in ipairs(run.program:table(self.map):drain()) do
     local row = self.row(run, e[1])
-    row.count = count_of(e[2])
+    row.count = hist.sum(e[2])
     rows[#rows + 1], key_of[row] = row, e[1]
     local id = identity(e[1])
     local t = st.totals[id]

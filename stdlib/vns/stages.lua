@@ -262,12 +262,6 @@ function Kit:pairs()
   return out
 end
 
-local function sum(per_cpu)
-  local n = 0
-  for _, v in ipairs(per_cpu or {}) do n = n + v end
-  return n
-end
-
 -- The session counters since start. started, completed, restarted and
 -- out_of_order are counted in the kernel; the rest follow, because every
 -- session started either completed, was replaced by a new first-stage
@@ -281,7 +275,7 @@ end
 -- at exit nothing moves and it is exact.
 function Kit:sessions(prog, final)
   local counts, c = prog:table("vns_stages_counts"), {}
-  for i, name in ipairs(COUNTERS) do c[name] = sum(counts:lookup(i - 1)) end
+  for i, name in ipairs(COUNTERS) do c[name] = hist.sum(counts:lookup(i - 1)) end
   return M.derive(c, prog:table("vns_stages_sessions"):count(), final)
 end
 

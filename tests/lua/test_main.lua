@@ -53,7 +53,7 @@ end
 function T.tool_by_alias()
   local text, status = h.capture(main, "tool", "kernel_drop_stack_stats_summary_all", { "--emit-c" })
   eq(status, 0)
-  has(text, "TRACEPOINT_PROBE(skb, kfree_skb)")
+  has(text, "VNS_TP(skb, kfree_skb)")
 end
 
 return T

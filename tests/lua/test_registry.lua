@@ -120,8 +120,8 @@ end
 
 function T.drop_summary_default_program()
   local text = generate("drop-summary")
-  has(text, "TRACEPOINT_PROBE(skb, kfree_skb)")
-  has(text, "BPF_HASH(drops, struct drop_key, u64, 10240);")
+  has(text, "VNS_TP(skb, kfree_skb)")
+  has(text, "BPF_PERCPU_HASH(drops, struct drop_key, u64, 10240);")
   has(text, "if (!(1))\n    return 0;")
   hasnt(text, "key.dev[0] ==")
 end
@@ -138,18 +138,23 @@ end
 
 -- --group-by picks the key; --stack-sample and --exclude-unspecified add code.
 function T.drop_summary_group_by_and_stacks()
+  -- The template holds every variant; typed constants choose (#if).
   local text = generate("drop-summary", { "--group-by", "location" })
-  has(text, "/* not grouped by flow */")
-  hasnt(text, "get_stackid")
+  has(text, "#define BY_FLOW 0\n")
+  has(text, "#define BY_STACK 0\n")
+  has(text, "#define STACK_SAMPLE 0\n")
   text = generate("drop-summary")
-  has(text, "  struct vns_flow_key flow;")
-  has(text, "  vns_flow_l3(skb, &f);")
+  has(text, "#define BY_FLOW 1\n")
+  has(text, "#if BY_FLOW\n  struct vns_flow_key flow;\n#endif")
+  has(text, "  vns_flow_l3_of(skb, &f, VNS_FLOW_IP);")
   has(text, "  vns_flow_l4(&f);\n  vns_flow_key_of(&key.flow, &f);")
-  has(generate("drop-summary", { "--group-by", "stack" }), "key.stack_id = stacks.get_stackid(args, 0);")
-  has(generate("drop-summary", { "--group-by", "location", "--stack-sample" }), "if (!samples.lookup(&sk)) {")
+  has(generate("drop-summary", { "--group-by", "stack" }), "#define BY_STACK 1\n")
+  has(generate("drop-summary", { "--group-by", "location", "--stack-sample" }), "#define STACK_SAMPLE 1\n")
   local code
   for c, name in pairs(require("vns.drops").reason_names()) do if name == "NOT_SPECIFIED" then code = c end end
-  has(generate("drop-summary", { "--exclude-unspecified" }), string.format("if (key.reason == %d)\n    return 0;", code))
+  text = generate("drop-summary", { "--exclude-unspecified" })
+  has(text, "#define EXCLUDE_REASON 1\n")
+  has(text, string.format("#define UNSPECIFIED %d\n", code))
 end
 
 -- A device name with C metacharacters reaches the C only as integers.

@@ -157,7 +157,7 @@ end
 
 function T.read_template()
   local text = template.read("drop-summary.c")
-  has(text, "TRACEPOINT_PROBE(skb, kfree_skb)")
+  has(text, "VNS_TP(skb, kfree_skb)")
   has(text, "{{ DEV_FILTER }}")
   checkerr("no%-such%.c", template.read, "no-such.c")
 end

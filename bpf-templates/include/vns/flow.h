@@ -16,6 +16,12 @@
  * Addresses and ports are kept in network byte order, as the packet has
  * them: filters compare them with constants made in that order.
  *
+ * Probe reads cost far more than the bytes they copy, so the L3 header
+ * is read together with the 4 bytes after it (ports, or ICMP type and
+ * code, when no IPv4 options or IPv6 extension headers come between):
+ * a packet's flow then costs two reads, the skb (vns_skb_read) and its
+ * headers, whatever the filter and the key need of it.
+ *
  * Packet headers are read through layouts defined here, not the kernel's
  * struct iphdr (whose bitfield order depends on headers BTF lacks), so
  * the same code compiles against real headers and the BTF tree. */
@@ -95,6 +101,8 @@ struct vns_flow {
   u8 frag;            /* 1: a fragment other than the first: no L4 header */
   u8 has_ports;       /* sport/dport were read */
   u8 l4_state;        /* 0: not parsed; 1: no L4 header; 2: parsed */
+  u8 l4_read;         /* l4_head holds the first bytes at l4 */
+  u8 l4_head[4];      /* read with the L3 header when L4 follows it */
 };
 
 /* vns_flow_l4 reads both ports, and ICMP type and code, in one go. */
@@ -160,11 +168,27 @@ static __always_inline int vns_flow_vlan(struct vns_flow *f, unsigned char **l3,
 }
 
 /* IPv4, options included: the L4 header is IHL words after l3. */
+/* The L3 header and the 4 bytes after it, in one read; the header alone
+ * when that fails (a header at the very end of readable memory). */
+#define VNS_READ_L3(h, l3)                                             \
+  ({                                                                   \
+    int __ok = !vns_read(&(h), sizeof(h), (l3));                       \
+    if (__ok)                                                          \
+      f->l4_read = 1;                                                  \
+    else                                                               \
+      __ok = !vns_read(&(h).ip, sizeof((h).ip), (l3));                 \
+    __ok;                                                              \
+  })
+
 static __always_inline int vns_flow_ipv4(struct vns_flow *f, unsigned char *l3)
 {
-  struct vns_ip4hdr ip;
-  if (vns_read(&ip, sizeof(ip), l3))
+  struct {
+    struct vns_ip4hdr ip;
+    u8 l4[4];
+  } h;
+  if (!VNS_READ_L3(h, l3))
     return 0;
+  struct vns_ip4hdr ip = h.ip;
   if ((ip.ver_ihl >> 4) != 4 || (ip.ver_ihl & 0x0f) < 5)
     return 0;
   f->family = 4;
@@ -174,6 +198,10 @@ static __always_inline int vns_flow_ipv4(struct vns_flow *f, unsigned char *l3)
   if (ip.frag_off & vns_htons(0x1fff))
     f->frag = 1;
   f->l4 = l3 + (ip.ver_ihl & 0x0f) * 4;
+  if ((ip.ver_ihl & 0x0f) == 5 && f->l4_read)
+    __builtin_memcpy(f->l4_head, h.l4, 4);
+  else
+    f->l4_read = 0;
   return 1;
 }
 
@@ -182,9 +210,13 @@ static __always_inline int vns_flow_ipv4(struct vns_flow *f, unsigned char *l3)
  * fragment (8 bytes) and AH (4 * (len + 2) bytes). */
 static __always_inline int vns_flow_ipv6(struct vns_flow *f, unsigned char *l3)
 {
-  struct vns_ip6hdr ip;
-  if (vns_read(&ip, sizeof(ip), l3))
+  struct {
+    struct vns_ip6hdr ip;
+    u8 l4[4];
+  } h;
+  if (!VNS_READ_L3(h, l3))
     return 0;
+  struct vns_ip6hdr ip = h.ip;
   if ((ip.ver_tc_flow & vns_htonl(0xf0000000)) != vns_htonl(0x60000000))
     return 0;
   f->family = 6;
@@ -211,9 +243,12 @@ static __always_inline int vns_flow_ipv6(struct vns_flow *f, unsigned char *l3)
       p += (ext[1] + 1) * 8;
     }
     nh = ext[0];
+    f->l4_read = 0;  /* what followed the header was this extension */
   }
   f->proto = nh;
   f->l4 = p;
+  if (f->l4_read)
+    __builtin_memcpy(f->l4_head, h.l4, 4);
   return 1;
 }
 
@@ -291,13 +326,17 @@ static __always_inline int vns_flow_l4(struct vns_flow *f)
   case IPPROTO_UDPLITE:
   case IPPROTO_SCTP:
   case IPPROTO_DCCP:
-    if (vns_read(&f->sport, 4, f->l4))
+    if (f->l4_read)
+      __builtin_memcpy(&f->sport, f->l4_head, 4);
+    else if (vns_read(&f->sport, 4, f->l4))
       return 0;
     f->has_ports = 1;
     break;
   case IPPROTO_ICMP:
   case IPPROTO_ICMPV6:
-    if (vns_read(&f->icmp_type, 2, f->l4))
+    if (f->l4_read)
+      __builtin_memcpy(&f->icmp_type, f->l4_head, 2);
+    else if (vns_read(&f->icmp_type, 2, f->l4))
       return 0;
     break;
   default:

@@ -55,12 +55,40 @@ struct vns_skb {
   u16 mac;
 };
 
-/* Read head and the header offsets. protocol, transport_header,
- * network_header and mac_header sit next to each other in every kernel
- * from 3.14 to 6.x; then one read of 8 bytes replaces four (the test is
- * on constants and folds away). Returns 0 when the skb cannot be read. */
+/* The span of struct sk_buff from protocol to head, as every kernel from
+ * 3.14 to 6.x lays it out on 64-bit (NET_SKBUFF_DATA_USES_OFFSET): the
+ * four header fields, tail and end (offsets), then the head pointer. */
+struct vns_skb_span {
+  __be16 protocol;
+  u16 transport;
+  u16 network;
+  u16 mac;
+  u32 tail;
+  u32 end;
+  unsigned char *head;
+};
+
+/* Read head and the header offsets. Where the kernel's layout is the
+ * span above, one read of 24 bytes replaces five (the test is on
+ * constants and folds away); otherwise one read per field. Returns 0
+ * when the skb cannot be read. */
 static __always_inline int vns_skb_read(struct sk_buff *skb, struct vns_skb *s)
 {
+  if (offsetof(struct sk_buff, transport_header) == offsetof(struct sk_buff, protocol) + 2 &&
+      offsetof(struct sk_buff, network_header) == offsetof(struct sk_buff, protocol) + 4 &&
+      offsetof(struct sk_buff, mac_header) == offsetof(struct sk_buff, protocol) + 6 &&
+      offsetof(struct sk_buff, head) == offsetof(struct sk_buff, protocol) + 16 &&
+      sizeof(skb->mac_header) == 2 && sizeof(skb->head) == 8) {
+    struct vns_skb_span span;
+    if (vns_read(&span, sizeof(span), &skb->protocol) || !span.head)
+      return 0;
+    s->head = span.head;
+    s->protocol = span.protocol;
+    s->transport = span.transport;
+    s->network = span.network;
+    s->mac = span.mac;
+    return 1;
+  }
   if (vns_read(&s->head, sizeof(s->head), &skb->head) || !s->head)
     return 0;
   if (offsetof(struct sk_buff, transport_header) == offsetof(struct sk_buff, protocol) + 2 &&
