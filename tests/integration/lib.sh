@@ -313,8 +313,10 @@ held_prog_ids() {
   grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un
 }
 
-perf_fd_count() {
-  find "/proc/$1/fd" -lname "anon_inode:\[perf_event\]" 2>/dev/null | wc -l
+# Attachments a process holds: perf event fds (tracepoints, kprobes)
+# and BPF link fds (raw tracepoints).
+attach_fd_count() {
+  find "/proc/$1/fd" \( -lname "anon_inode:\[perf_event\]" -o -lname "anon_inode:bpf_link" \) 2>/dev/null | wc -l
 }
 
 # "id type name" of every loaded program.

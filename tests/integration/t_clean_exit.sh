@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every way out detaches everything: --duration, SIGINT, SIGTERM, a Lua
 # error in a -e script after attaching, a failing tool script under `run`.
-# While the tool runs we note the BPF programs it holds and its perf event
-# fds (tracepoint attachments); after it exits, those programs must be
+# While the tool runs we note the BPF programs it holds and its
+# attachment fds (perf events, BPF links); after it exits, those programs must be
 # unloaded and no new tracing program may be left without an owner.
 . "$(dirname "$0")/lib.sh"
 
@@ -13,7 +13,7 @@ note_held() {
   pid=$(tool_pid "$1")
   HELD=$(held_prog_ids "$pid")
   [ -n "$HELD" ] || fail "$1 holds no BPF program while running"
-  expect_gt "perf event fds of the running $1" 0 "$(perf_fd_count "$pid")"
+  expect_gt "attachment fds of the running $1" 0 "$(attach_fd_count "$pid")"
 }
 
 expect_released() {

@@ -20,7 +20,9 @@ case_check() {
   vns_run check 120 check drop-summary
   expect_eq "exit status" 0 "$STATUS"
   expect_match "drop-summary's program with its instruction counts" \
-    '^drop-summary +tracepoint__skb__kfree_skb +tracepoint +[1-9][0-9]* +[1-9][0-9]* +ok$' "$(out_of check)"
+    '^drop-summary +raw_tracepoint__kfree_skb +raw_tracepoint +[1-9][0-9]* +[1-9][0-9]* +ok$' "$(out_of check)"
+  expect_match "and as a classic tracepoint" \
+    '^drop-summary \(classic tracepoints\) +tracepoint__skb__kfree_skb +tracepoint +[1-9][0-9]* +[1-9][0-9]* +ok$' "$(out_of check)"
   expect_match "summary" '^1 tools checked, 0 failed$' "$(out_of check)"
 }
 
@@ -102,7 +104,7 @@ case_emit_c() {
   vns_run c 60 drop-summary --dev vnsttest0 --emit-c
   expect_eq "exit status" 0 "$STATUS"
   c=$(out_of c)
-  expect_match "the tracepoint" '^TRACEPOINT_PROBE\(skb, kfree_skb\)' "$c"
+  expect_match "the tracepoint, raw on this kernel" '^#define VNS_TP_ENTRY_kfree_skb RAW_TRACEPOINT_PROBE\(kfree_skb\)$' "$c"
   expect_match "the --dev filter" "== VNS_VALUE\\(u64, $lo\\) && .*== VNS_VALUE\\(u64, $hi\\)\\)\\)$" "$c"
   expect_no_match "a banner" 'Hit Ctrl-C' "$c"
   if command -v strace >/dev/null; then
@@ -149,7 +151,7 @@ case_broken_script_check_doctor_compile() {
   broken_share
   vns_run check 180 check
   expect_eq "check exit status" 1 "$STATUS"
-  expect_match "drop-summary checked" '^drop-summary +tracepoint__skb__kfree_skb +tracepoint +[1-9][0-9]* +[0-9]+ +ok$' \
+  expect_match "drop-summary checked" '^drop-summary +raw_tracepoint__kfree_skb +raw_tracepoint +[1-9][0-9]* +[0-9]+ +ok$' \
     "$(out_of check)"
   expect_match "the broken one failed" '^broken +- +- +- +- +BROKEN$' "$(out_of check)"
   expect_match "the summary" '^[0-9]+ tools checked, 1 failed$' "$(out_of check)"
