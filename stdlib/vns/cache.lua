@@ -105,6 +105,7 @@ end
 local target
 function M.set_target(release, headers_dir)
   core.use_kernel_headers(headers_dir)
+  require("vns.kernel").set_target(release)
   target = { release = release, kernel = "-", headers = core.kheaders_identity() }
 end
 

@@ -5,7 +5,13 @@ local core = require "vns.core"
 local M = {}
 local formats = {}
 
-function M.release() return core.kernel_release() end
+local target_release
+
+-- The release programs are made for: this kernel's, or the one given to
+-- `vnetscope compile --kernel-release` (set_target), whose BTF is not here.
+function M.release() return target_release or core.kernel_release() end
+function M.set_target(release) target_release = release end
+function M.is_target() return target_release ~= nil end
 
 -- major, minor, patch as numbers
 function M.version()

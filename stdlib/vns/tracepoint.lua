@@ -10,7 +10,9 @@
 --   - with kernel BTF, the typedef btf_trace_<name> gives this kernel's
 --     TP_PROTO: the arguments of the table below are checked against it
 --     (count and types), and a mismatch means classic;
---   - without BTF, the table's version ranges say which arguments exist.
+--   - without BTF, or compiling for another kernel (vnetscope compile
+--     --kernel-release), the table's version ranges say which arguments
+--     exist.
 -- Tracepoints not in the table are classic, their arguments being the
 -- format fields.
 --
@@ -80,7 +82,8 @@ end
 function M.raw_args(cat, name, btf_args, version)
   local known = M.known[cat .. ":" .. name]
   if not known then return nil, "not in the table of tracepoint arguments" end
-  if btf_args == nil then btf_args = core.btf_tracepoint_args(name) end
+  -- This kernel's BTF says nothing of another one we compile for.
+  if btf_args == nil then btf_args = not kernel.is_target() and core.btf_tracepoint_args(name) or false end
   local args = {}
   if type(btf_args) == "table" then
     for i, a in ipairs(known) do

@@ -75,6 +75,16 @@ function T.unknown_tracepoint_is_classic()
   hasnt(tp.code.text, "common_")
 end
 
+-- Compiling for another kernel: its version decides, not this one's BTF
+-- (5.10's kfree_skb has no reason argument).
+function T.another_kernel_goes_by_version()
+  kernel.set_target("5.10.0-32-cloud-amd64")
+  local ok, args, how = pcall(tracepoint.raw_args, "skb", "kfree_skb")
+  kernel.set_target(nil)
+  assert(ok, args)
+  eq({ args.skb, args.location, args.reason, how }, { 0, 1, nil, "kernel version" })
+end
+
 -- force() and VNETSCOPE_TRACEPOINTS choose; force wins.
 function T.force_mode()
   tracepoint.force("classic")
