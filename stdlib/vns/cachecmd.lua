@@ -8,6 +8,7 @@ local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
 local registry = require "vns.registry"
+local tracepoint = require "vns.tracepoint"
 
 local M = {}
 
@@ -167,7 +168,12 @@ function M.compile(args)
     if not core.mkdirs(own.out) then errors.fail("compile: cannot create directory %s", own.out) end
     local tools, broken = registry.all()
     for _, tool in ipairs(tools) do
-      for _, argv in ipairs(check.option_sets(tool)) do compile_one(tool, argv, own.out) end
+      -- Every program check loads: as the target runs it, and classic.
+      for _, mode in ipairs(check.modes) do
+        tracepoint.force(mode[1])
+        for _, argv in ipairs(check.option_sets(tool)) do compile_one(tool, argv, own.out) end
+        tracepoint.force(nil)
+      end
     end
     for _, b in ipairs(broken) do io.stderr:write("vnetscope: compile: broken tool ", b.err, "\n") end
     return #broken == 0 and 0 or 1

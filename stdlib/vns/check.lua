@@ -24,6 +24,7 @@ end
 -- where it has them) and again with classic tracepoints, the fallback,
 -- when that makes another program.
 local modes = { { nil, "" }, { "classic", " (classic tracepoints)" } }
+M.modes = modes
 
 local function text_of(tool, argv)
   local ok, text = pcall(function() return (tool:generate(options.parse(tool:specs(), argv))) end)

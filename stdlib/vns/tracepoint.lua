@@ -112,12 +112,14 @@ end
 
 -- The first line names the tracepoint as "cat:name as a raw tracepoint":
 -- vns.cache keys a program on the formats of the tracepoints it names so.
-local function raw_code(cat, name, args, how)
+local function raw_code(cat, name, args)
   local out, names = {}, {}
   for _, a in ipairs(M.known[cat .. ":" .. name]) do
     if args[a.name] then names[#names + 1] = a.name end
   end
-  line(out, "/* %s:%s as a raw tracepoint: TP_PROTO (%s) from the %s */", cat, name, table.concat(names, ", "), how)
+  -- Not how the arguments were found: a pack made from the version on a
+  -- build host must be the same text as one made from BTF on the target.
+  line(out, "/* %s:%s as a raw tracepoint: TP_PROTO (%s) */", cat, name, table.concat(names, ", "))
   line(out, "#define VNS_TP_RAW_%s 1", name)
   line(out, "#define VNS_TP_ENTRY_%s RAW_TRACEPOINT_PROBE(%s)", name, name)
   line(out, "#define VNS_TP_CTX_%s ctx", name)
@@ -179,7 +181,7 @@ function M.probe(cat, name, mode)
     why = "classic forced"
   end
   if args then
-    return { raw = true, args = args, why = why, code = template.code(raw_code(cat, name, args, why)) }
+    return { raw = true, args = args, why = why, code = template.code(raw_code(cat, name, args)) }
   end
   return { raw = false, why = why, code = template.code(classic_code(cat, name)) }
 end
