@@ -1,7 +1,7 @@
 /* drop-summary: count skb:kfree_skb per drop location, reason and device,
- * and (--group-by) per flow and kernel stack. Counting happens here, in
- * per-CPU counters (no atomic add, no cache line shared between CPUs);
- * user space sums the CPUs, reads and clears the map each interval.
+ * and (--group-by) per flow and kernel stack. Counting happens here
+ * (fragments/counter.c: per-CPU slots, then a per-CPU hash); user space
+ * reads the counts each interval.
  * Filters run first: they reject most drops of a busy host before
  * anything else is read. A stack walk costs ~15x a count, so stacks are
  * taken only on request, or once per new location and reason
@@ -35,7 +35,7 @@ struct drop_key {
 #endif
 };
 
-BPF_PERCPU_HASH(drops, struct drop_key, u64, {{ MAX_KEYS }});
+{{ COUNTER }}
 #if BY_STACK || STACK_SAMPLE
 BPF_STACK_TRACE(stacks, {{ STACKS }});
 #endif
@@ -48,23 +48,6 @@ struct sample_key {
 BPF_HASH(samples, struct sample_key, s32, {{ SAMPLES }});
 #endif
 {{ FILTER_MAPS }}
-
-/* One more hit of key on this CPU. A new key is inserted with 1 for this
- * CPU; when another CPU inserted it first, this hit is added to it. */
-static __always_inline void count(struct drop_key *key)
-{
-  u64 *n = drops.lookup(key);
-  if (n) {
-    (*n)++;
-    return;
-  }
-  u64 one = 1;
-  if (drops.insert(key, &one) == 0)
-    return;
-  n = drops.lookup(key);
-  if (n)
-    (*n)++;
-}
 
 static __always_inline int drop(void *ctx, struct sk_buff *skb, u64 location, u32 reason)
 {
@@ -90,17 +73,21 @@ static __always_inline int drop(void *ctx, struct sk_buff *skb, u64 location, u3
 #endif
 #if BY_STACK
   key.stack_id = stacks.get_stackid(ctx, 0);
-#elif STACK_SAMPLE
-  struct sample_key sk = { .location = key.location, .reason = key.reason };
-  if (!samples.lookup(&sk)) {
-    s32 id = stacks.get_stackid(ctx, 0);
-    samples.update(&sk, &id);
-  }
-  key.stack_id = -1;
 #else
   key.stack_id = -1;
 #endif
-  count(&key);
+#if STACK_SAMPLE && !BY_STACK
+  /* Only a key new to this CPU's counter can lack its sample. */
+  if (drops_count(&key)) {
+    struct sample_key sk = { .location = key.location, .reason = key.reason };
+    if (!samples.lookup(&sk)) {
+      s32 id = stacks.get_stackid(ctx, 0);
+      samples.update(&sk, &id);
+    }
+  }
+#else
+  drops_count(&key);
+#endif
   return 0;
 }
 

@@ -32,8 +32,8 @@ struct flow_key {
   struct vns_flow_key flow;
 };
 
-BPF_PERCPU_HASH(drops, struct drop_key, u64, 1024);
-BPF_PERCPU_HASH(flows, struct flow_key, u64, {{ MAX_FLOWS }});
+{{ DROP_COUNTER }}
+{{ FLOW_COUNTER }}
 {{ FILTER_MAPS }}
 
 /* The root qdisc of the skb's device: kind and handle. */
@@ -77,39 +77,11 @@ static __always_inline int drop_of(struct sk_buff *skb, struct pending *p)
   return 1;
 }
 
-/* One more hit on this CPU; a key another CPU inserted first gets it.
- * (BCC rewrites map calls only where they are written, not in macros.) */
-static __always_inline void count_drop(struct drop_key *key)
-{
-  u64 *n = drops.lookup(key);
-  if (!n) {
-    u64 one = 1;
-    if (drops.insert(key, &one) == 0)
-      return;
-    n = drops.lookup(key);
-  }
-  if (n)
-    (*n)++;
-}
-
-static __always_inline void count_flow(struct flow_key *key)
-{
-  u64 *n = flows.lookup(key);
-  if (!n) {
-    u64 one = 1;
-    if (flows.insert(key, &one) == 0)
-      return;
-    n = flows.lookup(key);
-  }
-  if (n)
-    (*n)++;
-}
-
 static __always_inline void count(struct pending *p)
 {
-  count_drop(&p->key);
+  drops_count(&p->key);
   if (p->has_flow)
-    count_flow(&p->flow);
+    flows_count(&p->flow);
 }
 
 #if !VARIANT_KPROBE

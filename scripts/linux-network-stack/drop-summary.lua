@@ -51,7 +51,7 @@ local function program(opts, f)
   local unspecified = unspecified_code(opts)
   return template.render(template.read("drop-summary.c"), {
     TRACEPOINTS = tracepoint.probe("skb", "kfree_skb").code,
-    MAX_KEYS = template.int(10240),
+    COUNTER = report.counter("drops", "drop_key", 10240),
     STACKS = template.int(STACKS),
     SAMPLES = template.int(SAMPLES),
     BY_FLOW = template.bool(by_flow(opts)),

@@ -26,6 +26,7 @@ local drops = require "vns.drops"
 local errors = require "vns.errors"
 local kernel = require "vns.kernel"
 local net = require "vns.net"
+local report = require "vns.report"
 local template = require "vns.template"
 local tool = require "vns.tool"
 
@@ -189,7 +190,7 @@ local function program(p, skb, fields, events)
       FILTER_MAPS = f and f.decls or template.code("/* no flow filter */"),
       KEY_FIELDS = template.code(decls),
       EVENTS = template.bool(events),
-      MAX_KEYS = template.int(MAX_KEYS),
+      COUNTER = events and template.code("/* events: no counter */") or report.counter("counts", "adhoc_key", MAX_KEYS),
       STACK_MAP = template.code(stack and string.format("BPF_STACK_TRACE(stacks, %d);", STACKS) or "/* no stacks */"),
       ENTRY = template.code(p.entry),
       SKB = template.code(skb or "  /* no packet */"),

@@ -13,20 +13,38 @@
 -- tool loop then collects and renders it (vns.tool).
 local hist = require "vns.hist"
 local output = require "vns.output"
+local template = require "vns.template"
 
 local M = {}
 
 local Counts = {}
 Counts.__index = Counts
 
--- spec.map: the map's name; spec.row(run, key): a row (a table without
--- count; count is added); spec.order: row fields that break ties after
--- the count, in order; spec.top: false to keep every row (default: cut
--- to --top when the tool has it).
+M.SLOT_BITS = 8
+
+-- The C of a counting map NAME keyed by `struct KEY` (the key's struct
+-- comes before it): the per-CPU slots and hash of
+-- bpf-templates/fragments/counter.c, and NAME_count(&key).
+function M.counter(name, key, max_keys)
+  for _, v in ipairs({ name, key }) do
+    assert(type(v) == "string" and v:match("^[%a_][%w_]*$"), "report.counter: names must be C identifiers")
+  end
+  return template.code(template.render(template.read("fragments/counter.c"), {
+    NAME = template.code(name), KEY = template.code(key), MAX_KEYS = template.int(max_keys),
+    SLOTS = template.int(1 << M.SLOT_BITS), SLOT_BITS = template.int(M.SLOT_BITS),
+  }))
+end
+
+-- spec.map: the map's name (a report.counter, or a plain counting map
+-- with slots = false); spec.row(run, key): a row (a table without count;
+-- count is added); spec.order: row fields that break ties after the
+-- count, in order; spec.top: false to keep every row (default: cut to
+-- --top when the tool has it).
 function M.counts(spec)
   assert(type(spec.map) == "string", "report.counts needs map, a map name")
   assert(type(spec.row) == "function", "report.counts needs row(run, key)")
-  return setmetatable({ map = spec.map, row = spec.row, order = spec.order or {}, top = spec.top }, Counts)
+  return setmetatable({ map = spec.map, row = spec.row, order = spec.order or {}, top = spec.top,
+                        slots = spec.slots ~= false }, Counts)
 end
 
 
@@ -60,15 +78,35 @@ function Counts:sorter()
   end
 end
 
--- The state of one run: rows since start by key identity.
+-- The state of one run: rows since start by key identity, and the
+-- last count read of each slot (per CPU).
 function Counts:state(run)
   run.report_counts = run.report_counts or {}
   local st = run.report_counts[self]
   if not st then
-    st = { totals = {}, keys = {} }
+    st = { totals = {}, keys = {}, seen = {} }
     run.report_counts[self] = st
   end
   return st
+end
+
+-- {key, count} of the interval: the hash drained, and what each slot
+-- counted since the last read (slots only grow: no read-and-clear).
+function Counts:entries(run, st)
+  local out = {}
+  for _, e in ipairs(run.program:table(self.map):drain()) do out[#out + 1] = { e[1], hist.sum(e[2]) } end
+  if not self.slots then return out end
+  for idx, per_cpu in run.program:table(self.map .. "_slots"):items() do
+    for cpu, slot in ipairs(per_cpu) do
+      local id = idx * 4096 + cpu
+      local n = slot.count - (st.seen[id] or 0)
+      if n > 0 then
+        out[#out + 1] = { slot.key, n }
+        st.seen[id] = slot.count
+      end
+    end
+  end
+  return out
 end
 
 local function copy(t)
@@ -82,15 +120,19 @@ end
 -- key[row] (the decoded map key of each row).
 function Counts:collect(run, final)
   local st = self:state(run)
-  local rows, key_of = {}, {}
-  for _, e in ipairs(run.program:table(self.map):drain()) do
-    local row = self.row(run, e[1])
-    row.count = hist.sum(e[2])
-    rows[#rows + 1], key_of[row] = row, e[1]
+  local rows, key_of, by_id = {}, {}, {}
+  for _, e in ipairs(self:entries(run, st)) do
     local id = identity(e[1])
+    local row = by_id[id]
+    if row then row.count = row.count + e[2] else
+      row = self.row(run, e[1])
+      row.count = e[2]
+      rows[#rows + 1], key_of[row], by_id[id] = row, e[1], row
+    end
     local t = st.totals[id]
-    if t then t.count = t.count + row.count else
+    if t then t.count = t.count + e[2] else
       t = copy(row)
+      t.count = e[2]
       st.totals[id], st.keys[t] = t, e[1]
     end
   end

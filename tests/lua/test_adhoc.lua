@@ -92,20 +92,31 @@ function T.latency_stages_and_keys()
             { from = "net:net_dev_queue", to = "net:net_dev_xmit", by = "comm" })
 end
 
--- report.counts through a fake program: per-CPU values summed, totals
--- kept across intervals, top-N, ties by the order fields.
+-- report.counts through a fake program: per-CPU values summed, slots
+-- read by difference (they only grow), totals kept across intervals,
+-- top-N, ties by the order fields, one row per key.
 function T.report_counts()
   local batches = {
     { { { a = 2 }, { 1, 2 } }, { { a = 1 }, 3 }, { { a = 3 }, { 0, 3 } } },
     { { { a = 2 }, 1 } },
   }
-  local prog = { table = function() return { drain = function() return table.remove(batches, 1) end } end }
+  local slots = {
+    { [0] = { { key = { a = 1 }, count = 4 }, { key = { a = 9 }, count = 0 } } },
+    { [0] = { { key = { a = 1 }, count = 6 }, { key = { a = 1 }, count = 1 } } },
+  }
+  local prog = { table = function(_, name)
+    if name == "m" then return { drain = function() return table.remove(batches, 1) end } end
+    return { items = function()
+      local s = table.remove(slots, 1)
+      return next, s, nil
+    end }
+  end }
   local run = { program = prog, opts = { top = 2 } }
   local c = report.counts { map = "m", row = function(_, k) return { a = k.a } end, order = { "a" } }
   local first = c:collect(run, false)
-  eq({ first.total, #first.rows, first.rows[1].a, first.rows[2].a, #first.all }, { 9, 2, 1, 2, 3 })
+  eq({ first.total, #first.rows, first.rows[1].a, first.rows[1].count, first.rows[2].a, #first.all }, { 13, 2, 1, 7, 2, 3 })
   local final = c:collect(run, true)
-  eq({ final.total, final.rows[1].a, final.rows[1].count, final.key[final.rows[1]].a }, { 10, 2, 4, 2 })
+  eq({ final.total, final.rows[1].a, final.rows[1].count, final.key[final.rows[1]].a }, { 17, 1, 10, 1 })
 end
 
 return T
