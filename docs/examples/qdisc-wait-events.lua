@@ -8,7 +8,6 @@
 local net = require "vns.net"
 local output = require "vns.output"
 local stages = require "vns.stages"
-local tool = require "vns.tool"
 
 -- The same stages; events = true: when a packet reaches the last stage
 -- at or above --threshold, the kernel sends one event with every stage's
@@ -27,13 +26,11 @@ local function decode(run, ev)
            proto = e.proto, src = e.src, dst = e.dst }
 end
 
-return tool.details {
+return kit:details {
   name = "qdisc-wait-events",
   about = "Packets that waited long between the qdisc and the driver",
   filter = true,
   options = { net.options({ "dev", "threshold" }) },
-  program = function(opts, f) return kit:program(opts, f) end,
-  events = stages.EVENTS,
   decode = decode,
   header = function(_, out)
     out:write(string.format("%-8s  %-15s %10s %5s  %-6s %-22s %s\n",

@@ -12,7 +12,6 @@
 local hist = require "vns.hist"
 local net = require "vns.net"
 local stages = require "vns.stages"
-local tool = require "vns.tool"
 
 -- Two stages, each a probe point where the packet's skb is known: a
 -- session per skb opens at the first and closes at the last, timed in
@@ -26,7 +25,10 @@ local kit = stages.new {
   by = "dev",                              -- one histogram per device
 }
 
-return tool.summary {
+-- The tool: the kit's program, and every interval that interval's
+-- histograms (the totals at exit) and how many packets started,
+-- completed or never completed the path.
+return kit:summary {
   name = "qdisc-wait",
   about = "Time from the qdisc to the driver, per device",
   filter = true,                           -- --src-ip ... --proto, --filter
@@ -36,9 +38,4 @@ return tool.summary {
   },
   -- vnetscope check loads the program as built with no options, and with these.
   check_variants = { { "--proto", "udp", "--port", "53", "--dev", "eth0", "--threshold", "1ms" } },
-  program = function(opts, f) return kit:program(opts, f) end,
-  -- Every interval: that interval's histograms (the totals at exit), and
-  -- how many packets started, completed or never completed the path.
-  collect = function(run, final) return kit:collect(run, final) end,
-  render = function(run, data, out, final) kit:render(run, data, out, final) end,
 }

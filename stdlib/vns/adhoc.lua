@@ -332,7 +332,7 @@ function M.latency(spec)
   if spec.by ~= nil and spec.by ~= "dev" then errors.usage("adhoc: latency by is \"dev\" or nothing") end
   local kit = stages.new { stages = { from, to }, by = spec.by }
   local packet = from.skb ~= false
-  return tool.summary {
+  return kit:summary {
     name = spec.name or "adhoc-latency",
     about = spec.about or string.format("Time from %s to %s", spec.from, spec.to),
     tracing = string.format("Tracing %s -> %s... Hit Ctrl-C to end.", spec.from, spec.to),
@@ -340,9 +340,6 @@ function M.latency(spec)
     options = { net.options(packet and { "pid", "comm", "dev", "threshold" } or { "pid", "comm", "threshold" }),
                 hist.unit_option("us") },
     defaults = { top = false },
-    program = function(opts, f) return kit:program(opts, f) end,
-    collect = function(run, final) return kit:collect(run, final) end,
-    render = function(run, data, out, final) kit:render(run, data, out, final) end,
   }
 end
 

@@ -11,9 +11,11 @@
 --     by = "dev",              -- label the histograms by the device at stage 1
 --     events = false,          -- true: one event per session (details tools)
 --   }
---   program = function(opts, f) return kit:program(opts, f) end,
---   collect = function(run, final) return kit:collect(run, final) end,
---   render = function(run, data, out, final) kit:render(run, data, out, final) end,
+--   return kit:summary { name = ..., about = ..., options = ..., filter = true }
+--
+-- (kit:summary and kit:details make the tool: the kit's program, its
+-- collect/render or its events and decode; or use kit:program,
+-- kit:collect, kit:render, kit:decode in a tool of your own).
 --
 -- A stage is { name, probe, skb, key, cond, filter }:
 --   probe   "tracepoint:CAT:NAME", "raw_tracepoint:NAME", "kprobe:FN",
@@ -410,6 +412,24 @@ function Kit:decode(_, ev)
     row.dst = M.endpoint(ev.family, ev.daddr, ev.dport, ports)
   end
   return row
+end
+
+-- A tool made of the kit: def is a tool definition without program and,
+-- for a summary, collect and render (the kit's); a details tool gets the
+-- kit's event map and, unless def.decode says otherwise, its decode.
+function Kit:summary(def)
+  def.program = function(opts, f) return self:program(opts, f) end
+  def.collect = function(run, final) return self:collect(run, final) end
+  def.render = function(run, data, out, final) self:render(run, data, out, final) end
+  return require("vns.tool").summary(def)
+end
+
+function Kit:details(def)
+  assert(self.events, "stages: a details tool needs a kit with events = true")
+  def.program = function(opts, f) return self:program(opts, f) end
+  def.events = M.EVENTS
+  def.decode = def.decode or function(run, ev) return self:decode(run, ev) end
+  return require("vns.tool").details(def)
 end
 
 return M
