@@ -37,7 +37,7 @@ struct drop_key {
 
 {{ COUNTER }}
 #if BY_STACK || STACK_SAMPLE
-BPF_STACK_TRACE(stacks, {{ STACKS }});
+BPF_STACK_TRACE(stacks, 4096);
 #endif
 #if STACK_SAMPLE && !BY_STACK
 struct sample_key {
@@ -45,7 +45,7 @@ struct sample_key {
   u32 reason;
   u32 pad;
 };
-BPF_HASH(samples, struct sample_key, s32, {{ SAMPLES }});
+BPF_HASH(samples, struct sample_key, s32, 4096);
 #endif
 {{ FILTER_MAPS }}
 

@@ -4,12 +4,8 @@
 -- (kernel function + offset) and device; prints the counts of each
 -- interval and, at exit, the totals.
 --
--- Usage:
---   vnetscope drop-summary                    # every drop, 1 s intervals
---   vnetscope drop-summary -i 5 -d 60 -t 10   # 5 s reports for a minute
---   vnetscope drop-summary --dev eth0 --format json
---   vnetscope drop-summary --dst-ip 10.0.0.2 --proto udp --dst-port 53
---   vnetscope drop-summary --filter 'tcp and not port 22'
+-- Usage: vnetscope drop-summary [--group-by ...] [flow options] [--dev D]
+-- (the examples below, and --help).
 --
 -- Sample output:
 --   Tracing packet drops (skb:kfree_skb)... Hit Ctrl-C to end.
@@ -30,8 +26,6 @@ local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
 local tracepoint = require "vns.tracepoint"
 
-local STACKS, SAMPLES = 4096, 4096
-
 local function by_flow(opts) return opts.group_by == "flow" or opts.group_by == "all" end
 local function by_stack(opts) return opts.group_by == "stack" or opts.group_by == "all" end
 
@@ -41,10 +35,7 @@ local function unspecified_code(opts)
   if not drops.has_reason() then
     errors.usage("option --exclude-unspecified needs drop reasons (Linux 5.17+); this kernel reports none")
   end
-  for code, name in pairs(drops.reason_names()) do
-    if name == "NOT_SPECIFIED" then return code end
-  end
-  errors.fail("this kernel's skb:kfree_skb names no NOT_SPECIFIED reason")
+  return drops.reason_code("NOT_SPECIFIED") or errors.fail("this kernel's skb:kfree_skb names no NOT_SPECIFIED reason")
 end
 
 local function program(opts, f)
@@ -52,8 +43,6 @@ local function program(opts, f)
   return template.render(template.read("drop-summary.c"), {
     TRACEPOINTS = tracepoint.probe("skb", "kfree_skb").code,
     COUNTER = report.counter("drops", "drop_key", 10240),
-    STACKS = template.int(STACKS),
-    SAMPLES = template.int(SAMPLES),
     BY_FLOW = template.bool(by_flow(opts)),
     BY_STACK = template.bool(by_stack(opts)),
     STACK_SAMPLE = template.bool(opts.stack_sample or false),
@@ -115,10 +104,8 @@ end
 
 -- Stacks go under their rows.
 local function stack_lines(r, out)
-  local stack = r.stack or r.sample_stack
-  if not stack then return end
-  if r.sample_stack then out:write("      first stack seen:\n") end
-  for _, frame in ipairs(stack) do out:write("      ", frame, "\n") end
+  report.frames(out, r.stack)
+  report.frames(out, r.sample_stack, "first stack seen:")
 end
 
 local function render(run, data, out, final)

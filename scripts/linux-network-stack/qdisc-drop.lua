@@ -5,10 +5,8 @@
 -- of every qdisc that changed (drops, overlimits, requeues: tc -s) in
 -- the network namespace the tool runs in.
 --
--- Usage:
---   vnetscope qdisc-drop                      # every device
---   vnetscope qdisc-drop --dev eth0 -i 5
---   vnetscope qdisc-drop --proto udp --format json
+-- Usage: vnetscope qdisc-drop [--dev D] [flow options] [--variant V]
+-- (the examples below, and --help).
 --
 -- Variants: "tracepoint" counts skb:kfree_skb with a qdisc drop reason
 -- (QDISC_*, CAKE_*, FQ_*: 6.x kernels); "kprobe" counts __dev_queue_xmit

@@ -238,9 +238,7 @@ local function base(spec, p, skb, fields, kind)
 end
 
 -- Stacks go under their rows.
-local function stack_lines(row, out)
-  for _, frame in ipairs(type(row.stack) == "table" and row.stack or {}) do out:write("      ", frame, "\n") end
-end
+local function stack_lines(row, out) report.frames(out, row.stack) end
 
 function M.count(spec)
   local p, skb, fields = parse(spec, false)

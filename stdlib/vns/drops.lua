@@ -28,6 +28,14 @@ end
 -- Reason code -> name, {} on kernels without reasons.
 function M.reason_names() return kernel.tracepoint_symbols("skb", "kfree_skb", "reason") end
 
+-- The code of a reason name on this kernel (the enum changes between
+-- kernels), or nil.
+function M.reason_code(name)
+  for code, n in pairs(M.reason_names()) do
+    if n == name then return code end
+  end
+end
+
 -- The reason's name, its code when unnamed, nil without reasons.
 function M.reason_name(names, code)
   if not M.has_reason() then return nil end

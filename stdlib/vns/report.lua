@@ -163,6 +163,14 @@ function M.table(out, columns, rows, indent, after)
   output.table(out, headers, cells, indent or "  ", after and function(i, o) after(rows[i], o) end)
 end
 
+-- Stack frames under a row (after = of report.table), with a heading
+-- line when given.
+function M.frames(out, frames, heading)
+  if type(frames) ~= "table" then return end
+  if heading then out:write("      ", heading, "\n") end
+  for _, frame in ipairs(frames) do out:write("      ", frame, "\n") end
+end
+
 -- The loop's collect and render for a definition's `counts` (see above):
 -- "HH:MM:SS  what: N" and the table of the interval; "Total since start"
 -- at exit. JSON: {type, total, rows}.
