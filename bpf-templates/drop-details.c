@@ -1,10 +1,14 @@
 /* drop-details: one event per matching skb:kfree_skb, under the event
  * budget. Filters run first (flow, then device), the budget last, so
  * only a drop that is reported spends a token or a stack walk. */
+#include <vns/tp.h>
 #include <vns/dev.h>
 #include <vns/flow.h>
 #include <vns/task.h>
+{{ TRACEPOINTS }}
 {{ BUDGET }}
+/* --stack: each event's kernel stack. */
+#define WITH_STACK {{ WITH_STACK }}
 {{ FILTER_MAPS }}
 
 struct event {
@@ -33,11 +37,12 @@ struct event {
 };
 
 BPF_PERF_OUTPUT(events);
-{{ STACK_MAP }}
+#if WITH_STACK
+BPF_STACK_TRACE(stacks, 4096);
+#endif
 
-TRACEPOINT_PROBE(skb, kfree_skb)
+static __always_inline int drop(void *ctx, struct sk_buff *skb, u64 location, u32 reason)
 {
-  struct sk_buff *skb = (struct sk_buff *)args->skbaddr;
   struct vns_flow f = {};
   vns_flow_l3_of(skb, &f, {{ L3 }});
   if (!({{ FILTER }}))
@@ -50,8 +55,8 @@ TRACEPOINT_PROBE(skb, kfree_skb)
     return 0;
   vns_flow_l4(&f);
   ev.ts_ns = bpf_ktime_get_ns();
-  ev.location = (u64)args->location;
-{{ READ_REASON }}
+  ev.location = location;
+  ev.reason = reason;
   ev.cpu = bpf_get_smp_processor_id();
   ev.pid = vns_current_pid();
   bpf_get_current_comm(ev.comm, sizeof(ev.comm));
@@ -71,7 +76,21 @@ TRACEPOINT_PROBE(skb, kfree_skb)
     ev.nvlan = 1;
   ev.has_ports = f.has_ports;
   ev.arp_op = f.arp_op;
-{{ READ_STACK }}
-  events.perf_submit(args, &ev, sizeof(ev));
+#if WITH_STACK
+  ev.stack_id = stacks.get_stackid(ctx, 0);
+#else
+  ev.stack_id = -1;
+#endif
+  events.perf_submit(ctx, &ev, sizeof(ev));
   return 0;
+}
+
+VNS_TP(skb, kfree_skb)
+{
+#if VNS_HAS_ARG(kfree_skb, reason)
+  return drop(VNS_CTX(kfree_skb), VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location),
+              VNS_ARG(kfree_skb, reason));
+#else
+  return drop(VNS_CTX(kfree_skb), VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location), 0);
+#endif
 }

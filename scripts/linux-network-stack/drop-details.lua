@@ -19,8 +19,7 @@ local drops = require "vns.drops"
 local net = require "vns.net"
 local template = require "vns.template"
 local tool = require "vns.tool"
-
-local STACKS = 4096
+local tracepoint = require "vns.tracepoint"
 
 local function program(opts, f)
   return template.render(template.read("drop-details.c"), {
@@ -29,11 +28,8 @@ local function program(opts, f)
     L3 = f.l3_flags,
     FILTER = f.expr,
     DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "ev.dev" }).expr,
-    READ_REASON = drops.read_reason("ev.reason"),
-    STACK_MAP = template.code(opts.stack and string.format("BPF_STACK_TRACE(stacks, %d);", STACKS)
-                              or "/* no --stack */"),
-    READ_STACK = template.code(opts.stack and "  ev.stack_id = stacks.get_stackid(args, 0);"
-                               or "  ev.stack_id = -1;"),
+    TRACEPOINTS = tracepoint.probe("skb", "kfree_skb").code,
+    WITH_STACK = template.bool(opts.stack or false),
   })
 end
 

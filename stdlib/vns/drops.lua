@@ -5,7 +5,6 @@ local core = require "vns.core"
 local errors = require "vns.errors"
 local kernel = require "vns.kernel"
 local output = require "vns.output"
-local template = require "vns.template"
 
 local M = {}
 
@@ -17,13 +16,6 @@ function M.fields()
 end
 
 function M.has_reason() return M.fields().reason ~= nil end
-
--- C that copies the reason into `dest`, or a note on kernels without one (4.19).
-function M.read_reason(dest)
-  assert(dest:match("^[%a_][%w_%.]*$"), "drops.read_reason: dest must be a C name")
-  return template.code(M.has_reason() and ("  " .. dest .. " = args->reason;")
-                       or "  /* this kernel reports no drop reason */")
-end
 
 -- Reason code -> name, {} on kernels without reasons.
 function M.reason_names() return kernel.tracepoint_symbols("skb", "kfree_skb", "reason") end
