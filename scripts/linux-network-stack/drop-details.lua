@@ -58,6 +58,7 @@ end
 local LINE = "%-15s %4s  %-6s %-13s %-12s %-15s %-24s %5s  %s\n"
 
 local function header(_, out)
+  drops.note_no_reason(out)
   out:write(string.format(LINE, "TIME", "CPU", "PID", "COMM", "DEV", "REASON", "LOCATION", "LEN", "FLOW"))
 end
 

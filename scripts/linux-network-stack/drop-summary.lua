@@ -33,7 +33,7 @@ local function by_stack(opts) return opts.group_by == "stack" or opts.group_by =
 local function unspecified_code(opts)
   if not opts.exclude_unspecified then return nil end
   if not drops.has_reason() then
-    errors.usage("option --exclude-unspecified needs drop reasons (Linux 5.17+); this kernel reports none")
+    errors.unsupported("option --exclude-unspecified needs drop reasons (Linux 5.17+); this kernel reports none")
   end
   return drops.reason_code("NOT_SPECIFIED") or errors.fail("this kernel's skb:kfree_skb names no NOT_SPECIFIED reason")
 end
@@ -152,6 +152,7 @@ return tool.summary {
   filter = true,
   program = program,
   setup = setup,
+  header = function(_, out) drops.note_no_reason(out) end,
   collect = collect,
   render = render,
 }

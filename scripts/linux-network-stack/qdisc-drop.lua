@@ -57,7 +57,7 @@ local function program(opts, f)
   if variant == "tracepoint" then
     local codes = qdisc_reasons()
     if #codes == 0 then
-      errors.usage("option --variant tracepoint needs qdisc drop reasons in skb:kfree_skb (Linux 6.x); use --variant kprobe")
+      errors.unsupported("option --variant tracepoint needs qdisc drop reasons in skb:kfree_skb (Linux 6.x); use --variant kprobe")
     end
     words = reason_words(codes)
     tracepoints = tracepoint.probe("skb", "kfree_skb").code

@@ -140,10 +140,16 @@ local function check_target(own)
   end
 end
 
-local function compile_one(tool, argv, out)
+local function compile_one(tool, argv, out, skip_unsupported)
   local opts = options.parse(tool:specs(), argv)
   local label = #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
-  local file, err = cache.write_pack(tool:generate(opts), { cflags = program.cflags(), about = label }, out)
+  local ok, text = pcall(tool.generate, tool, opts)
+  if not ok then
+    if not (skip_unsupported and errors.is_unsupported(text)) then error(text, 0) end
+    print(string.format("%s: not on this kernel: %s", label, text.msg))
+    return
+  end
+  local file, err = cache.write_pack(text, { cflags = program.cflags(), about = label }, out)
   if not file then errors.fail("compile %s: %s", label, err) end
   print(string.format("%s: %s", label, file))
 end
@@ -171,7 +177,7 @@ function M.compile(args)
       -- Every program check loads: as the target runs it, and classic.
       for _, mode in ipairs(check.modes) do
         tracepoint.force(mode[1])
-        for _, argv in ipairs(check.option_sets(tool)) do compile_one(tool, argv, own.out) end
+        for _, argv in ipairs(check.option_sets(tool)) do compile_one(tool, argv, own.out, true) end
         tracepoint.force(nil)
       end
     end

@@ -47,6 +47,9 @@ local function check_tool(tool, rows)
             rows[#rows + 1] = { label, r.fn, r.kind, r.insns or "-", r.verified or "-", "ok" }
           end
           prog.mod:close()
+        elseif errors.is_unsupported(results) then
+          rows[#rows + 1] = { label, "-", "-", "-", "-", "not on this kernel" }
+          io.stderr:write(string.format("%s: %s\n", label, message_of(results)))
         else
           failed = failed + 1
           rows[#rows + 1] = { label, "-", "-", "-", "-", "FAILED" }

@@ -17,6 +17,14 @@ end
 
 function M.has_reason() return M.fields().reason ~= nil end
 
+-- Text output says it once when the kernel gives no reasons: drops are
+-- then told apart by location (normal frees go to consume_skb there).
+function M.note_no_reason(out)
+  if not M.has_reason() then
+    out:write("(this kernel gives no drop reasons (Linux 5.17+ does): REASON is '-', see LOCATION)\n")
+  end
+end
+
 -- Reason code -> name, {} on kernels without reasons.
 function M.reason_names() return kernel.tracepoint_symbols("skb", "kfree_skb", "reason") end
 

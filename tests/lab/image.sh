@@ -2,10 +2,14 @@
 # image.sh: print the directory of the lab's guest image, building it
 # first when it is missing or its recipe (this file, guest-init) changed.
 #
-#   tests/lab/image.sh            -> /var/cache/vnetscope/lab/<recipe hash>
+#   tests/lab/image.sh                        -> /var/cache/vnetscope/lab/6.1-<recipe hash>
+#   VNST_LAB_KERNEL=5.10 tests/lab/image.sh   -> /var/cache/vnetscope/lab/5.10-<recipe hash>
 #
-# The directory holds rootfs.img (ext4, a Debian bookworm with the stock
-# cloud kernel, its headers, the engine's runtime libraries without
+# Two kernels, one userland: 6.1 is bookworm's stock cloud kernel; 5.10
+# is bullseye's (the last before drop reasons, qdisc:qdisc_enqueue and
+# kfree_skb as an inline wrapper), installed from the same mirror into
+# the same bookworm userland. The directory holds rootfs.img (ext4, a
+# Debian bookworm with the cloud kernel, its headers, the engine's runtime libraries without
 # LLVM, tun/veth/vhost/macvtap/openvswitch modules and OVS), vmlinuz,
 # initrd.img, release (the guest's uname -r) and headers/ (the guest's
 # /usr/src: the host compiles the lab's programs against it). Built once
@@ -15,15 +19,21 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${VNST_LAB_CACHE:-/var/cache/vnetscope/lab}
 
+kernel=${VNST_LAB_KERNEL:-6.1}
+case $kernel in
+  6.1) kernel_packages=(linux-image-cloud-amd64 linux-headers-cloud-amd64) ;;
+  5.10) kernel_packages=(linux-image-5.10.0-32-cloud-amd64 linux-headers-5.10.0-32-cloud-amd64) ;;
+  *) echo "image.sh: VNST_LAB_KERNEL must be 6.1 or 5.10, not '$kernel'" >&2; exit 2 ;;
+esac
 packages=(
-  linux-image-cloud-amd64 linux-headers-cloud-amd64   # the stock kernel and its headers
+  "${kernel_packages[@]}"                             # the kernel and its headers
   libbpfcc liblua5.4-0 libelf1 zlib1g                 # the host-built engine's runtime (LLVM removed below)
   bash coreutils perl lua5.4 iproute2 nftables kmod procps mount util-linux
   openvswitch-switch
 )
 
 recipe=$(cat "$here/image.sh" "$here/guest-init" | sha256sum | cut -c1-16)
-out=$cache/$recipe
+out=$cache/$kernel-$recipe
 if [ -s "$out/rootfs.img" ] && [ -s "$out/release" ]; then
   echo "$out"
   exit 0
@@ -47,6 +57,15 @@ echo "lab: building the guest image (recipe $recipe)..." >&2
 sources=$(mktemp)
 # The host's own sources (deb822 or one-line), as mmdebstrap takes them.
 cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null >"$sources" || true
+if [ "$kernel" = 5.10 ]; then
+  # bullseye from the mirror bookworm comes from; bookworm's packages stay
+  # the newer ones, so only the kernel (and its headers' compiler) come
+  # from bullseye.
+  mirror=$(sed -n -e 's/^URIs: *\([^ ]*\).*/\1/p' -e 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\).*/\2/p' "$sources" | head -1)
+  [ -n "$mirror" ] || { echo "image.sh: no mirror in the apt sources" >&2; exit 1; }
+  printf '\nTypes: deb\nURIs: %s\nSuites: bullseye\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$mirror" >>"$sources"
+fi
 # shellcheck disable=SC2016 # mmdebstrap's hooks expand "$1" (the new root)
 mmdebstrap --variant=apt --quiet \
   --include="$(IFS=,; echo "${packages[*]}")" \
@@ -66,9 +85,12 @@ rm -rf "$work/root"
 mkdir -p "$out.tmp"
 mv "$work/rootfs.img" "$work/vmlinuz" "$work/initrd.img" "$work/release" "$work/headers" "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"
-# Images of older recipes are never used again.
+# Images of older recipes of this kernel (and of the single-kernel lab)
+# are never used again.
 for old in "$cache"/*/; do
-  [ "${old%/}" = "$out" ] || rm -rf "${old%/}"
+  old=${old%/} name=${old##*/}
+  case $name in "$kernel"-*) ;; *-*) continue ;; esac   # another kernel's: kept
+  [ "$old" = "$out" ] || rm -rf "$old"
 done
 echo "lab: image built in $((SECONDS - start)) s ($(du -sh "$out" | cut -f1))" >&2
 echo "$out"

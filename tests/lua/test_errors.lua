@@ -35,4 +35,13 @@ function T.check()
   checkerr("nil", errors.check, nil, nil)  -- a missing message still fails cleanly
 end
 
+-- What this kernel cannot do: a usage error (exit 2) that check and
+-- compile --all recognise and skip.
+function T.unsupported()
+  local e = raised(errors.unsupported, "option --x needs Linux %s", "5.17+")
+  eq({ e.msg, e.code, errors.is_unsupported(e) }, { "option --x needs Linux 5.17+", 2, true })
+  eq(errors.is_unsupported(raised(errors.usage, "bad")), false)
+  eq(errors.is_unsupported("a string"), false)
+end
+
 return T
