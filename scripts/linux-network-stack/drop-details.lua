@@ -80,6 +80,7 @@ return tool.details {
   },
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
   probes = { "tracepoint:skb:kfree_skb" },
+  caveats = drops.caveats,
   options = {
     net.options({ "dev" }),
     { name = "stack", type = "flag", help = "kernel stack of each drop (costs a stack walk per event)" },

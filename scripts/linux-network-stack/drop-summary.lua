@@ -135,6 +135,7 @@ return tool.summary {
   },
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
   probes = { "tracepoint:skb:kfree_skb" },
+  caveats = drops.caveats,
   options = {
     net.options({ "dev" }),
     { name = "group-by", type = "choice", values = { "location", "flow", "stack", "all" }, default = "flow",

@@ -142,6 +142,9 @@ return tool.summary {
     { name = "variant", type = "choice", values = { "auto", "tracepoint", "kprobe" }, default = "auto",
       help = "tracepoint: kfree_skb qdisc reasons (6.x); kprobe: __dev_queue_xmit drops (older)" },
   },
+  caveats = function()
+    return #qdisc_reasons() > 0 and {} or { "no qdisc drop reasons (Linux 6.x): --variant kprobe counts __dev_queue_xmit drops" }
+  end,
   check_variants = { { "--variant", "kprobe" }, { "--dev", "eth0", "--proto", "udp" } },
   filter = true,
   program = program,

@@ -71,6 +71,12 @@ function M.run()
       rows[#rows + 1] = { tool.name, spec, ok and "ok" or ("missing (" .. what .. ")") }
     end
   end
+  -- What a tool does differently here, or cannot do (its caveats).
+  for _, tool in ipairs(tools) do
+    for _, c in ipairs(tool.caveats and tool.caveats() or {}) do
+      rows[#rows + 1] = { tool.name, "-", "limited: " .. c }
+    end
+  end
   for _, b in ipairs(broken) do
     rows[#rows + 1] = { b.name, "-", "broken: " .. b.err:match("^[^\n]*") }
   end

@@ -25,6 +25,12 @@ function M.note_no_reason(out)
   end
 end
 
+-- A drop tool's caveats (vnetscope doctor) on this kernel.
+function M.caveats()
+  if M.has_reason() then return {} end
+  return { "no drop reasons on this kernel (Linux 5.17+): drops told apart by location" }
+end
+
 -- Reason code -> name, {} on kernels without reasons.
 function M.reason_names() return kernel.tracepoint_symbols("skb", "kfree_skb", "reason") end
 

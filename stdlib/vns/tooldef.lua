@@ -31,7 +31,7 @@ local types = {
 -- field -> type. Hooks are the functions.
 M.fields = {
   name = "string", about = "string", kind = "kind", aliases = "strings", examples = "strings",
-  requires = "string", probes = "strings", options = "table", defaults = "table",
+  requires = "string", probes = "strings", caveats = "function", options = "table", defaults = "table",
   check_variants = "table", tracing = "string", filter = "table_or_true", counts = "table",
   program = "function", prepare = "function", setup = "function", collect = "function",
   render = "function",
