@@ -67,6 +67,7 @@ lab_kernel() {
   }
   compile --all &&
     compile drop-summary --group-by location --dev vnslab0 &&
+    compile drop-details --dev vnslab0 &&
     compile qdisc-drop --variant kprobe --dev vnslab0 &&
     compile "$repo/tests/integration/fixtures/kprobe-count.lua" &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn tun_net_xmit &&
