@@ -27,9 +27,17 @@ function M.tracepoint_format(category, name)
   return formats[key] or nil
 end
 
--- {field = {type=, offset=, size=}} of a tracepoint, or nil if it is absent.
+local fields_of = {}
+
+-- {field = {type=, offset=, size=}} of a tracepoint, or nil if it is
+-- absent. Parsed once per run: tools ask per event (drops.has_reason).
 function M.tracepoint_fields(category, name)
-  local text = M.tracepoint_format(category, name)
+  local key = category .. ":" .. name
+  if fields_of[key] == nil then fields_of[key] = M.parse_fields(M.tracepoint_format(category, name)) or false end
+  return fields_of[key] or nil
+end
+
+function M.parse_fields(text)
   if not text then return nil end
   local fields = {}
   for decl, offset, size in text:gmatch("field:([^;]+);%s*offset:(%d+);%s*size:(%d+);") do

@@ -407,7 +407,7 @@ function Kit:decode(_, ev)
   end
   if ev.family ~= 0 then
     local ports = ev.sport ~= 0 or ev.dport ~= 0
-    row.proto = tostring(net.protocol(tostring(ev.proto)))
+    row.proto = net.proto_name(ev.proto)
     row.src = M.endpoint(ev.family, ev.saddr, ev.sport, ports)
     row.dst = M.endpoint(ev.family, ev.daddr, ev.dport, ports)
   end

@@ -1,0 +1,76 @@
+-- Per-event work is only per-event work: a details tool's decode never
+-- reads a tracepoint format, parses one, or parses text into values
+-- (protocol names, addresses); all that is done once per run. Each
+-- decode hook runs 100 times on a made-up event while those functions
+-- are counted.
+local core = require "vns.core"
+local kernel = require "vns.kernel"
+local net = require "vns.net"
+local registry = require "vns.registry"
+local h = require "helpers"
+local eq = h.eq
+
+local T = {}
+
+-- Run f with the text readers and parsers counted; returns the counts.
+local function counted(f)
+  local watched = { { core, "tracepoint_format" }, { kernel, "parse_fields" }, { kernel, "tracepoint_symbols" },
+                    { net, "protocol" }, { net, "addr" }, { net, "ports" } }
+  local saved, calls = {}, {}
+  for i, w in ipairs(watched) do
+    local t, name = w[1], w[2]
+    saved[i] = t[name]
+    t[name] = function(...) calls[name] = (calls[name] or 0) + 1; return saved[i](...) end
+  end
+  local ok, err = pcall(f)
+  for i, w in ipairs(watched) do w[1][w[2]] = saved[i] end
+  if not ok then error(err, 0) end
+  return calls
+end
+
+local function flow_event(extra)
+  local ev = { ts_ns = 1000, cpu = 0, pid = 1, comm = "bash", dev = "eth0", len = 30, reason = 2, location = 0,
+               saddr = { 0x0101000a, 0, 0, 0 }, daddr = { 0x0201000a, 0, 0, 0 }, sport = 0x3412, dport = 0x0f27,
+               family = 4, proto = 17, has_ports = 1, icmp_type = 0, icmp_code = 0, nvlan = 0, vlan = 0,
+               ethertype = 8, arp_op = 0, stack_id = -1 }
+  for k, v in pairs(extra or {}) do ev[k] = v end
+  return ev
+end
+
+function T.drop_details_decode()
+  local tool = registry.find("drop-details")
+  local run = { opts = { stack = false } }
+  tool.prepare(run)
+  tool.decode(run, flow_event())  -- first sight of a location symbolizes it, once
+  local calls = counted(function()
+    for _ = 1, 100 do tool.decode(run, flow_event()) end
+  end)
+  eq(calls, {})
+end
+
+function T.stages_decode()
+  local stages = require "vns.stages"
+  local kit = stages.new { stages = { { name = "a", probe = "tracepoint:net:net_dev_queue" },
+                                      { name = "b", probe = "tracepoint:net:net_dev_xmit" } }, events = true }
+  local ev = flow_event({ key = 1, total_ns = 5, ts = { 1, 6 }, timed = 2 })
+  local calls = counted(function()
+    for _ = 1, 100 do kit:decode({}, ev) end
+  end)
+  eq(calls, {})
+end
+
+function T.adhoc_trace_decode()
+  local adhoc = require "vns.adhoc"
+  local t = adhoc.trace { "skb:kfree_skb", by = "reason, ksym:location, dev, flow" }
+  local run = {}
+  t.prepare(run)
+  local ev = { ts_ns = 5, reason = 2, location = 0, dev = "eth0", flow_saddr = { 1, 0, 0, 0 }, flow_daddr = { 2, 0, 0, 0 },
+               flow_sport = 1, flow_dport = 2, flow_family = 4, flow_proto = 17, flow_has_ports = 1 }
+  t.decode(run, ev)
+  local calls = counted(function()
+    for _ = 1, 100 do t.decode(run, ev) end
+  end)
+  eq(calls, {})
+end
+
+return T
