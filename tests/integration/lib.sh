@@ -198,6 +198,17 @@ tc_counter() {
 
 tc_drops() { tc_counter "$@" dropped; }
 
+# qdisc_drained NS DEV: wait (5 s at most) until DEV's root qdisc holds
+# no packet: a shaper has sent, or dropped, everything it was given.
+qdisc_drained() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    ip netns exec "$1" tc -s qdisc show dev "$2" | grep -q 'backlog 0b 0p' && return 0
+    sleep 0.1
+  done
+  return 0  # the test's counts say what is missing
+}
+
 # send_udp NS IP PORT COUNT: one datagram per new socket (bash /dev/udp).
 # SENDER=path runs another copy of bash, so the sender has that comm.
 send_udp() {

@@ -21,8 +21,9 @@ shape() {
     skip "no tbf qdisc on this kernel"
 }
 
-# Seven datagrams through the shaper leave within 0.5 s; allow three times that.
-drain_shaper() { sleep 1.5; }
+# Seven datagrams through the shaper leave within ~0.7 s: wait until it
+# holds none, then for the last one's way to the driver.
+drain_shaper() { qdisc_drained "$NS_A" "$DEV_AC"; settle; }
 
 # count_of TAG DEV: the "count N" of DEV in the text's final report.
 count_of() {

@@ -48,7 +48,8 @@ case_counts() {
   send_udp "$NS_A" "$IP_B" 9999 13
   send_udp "$NS_A" "$IP_B" 8888 5
   send_udp "$NS_A" "$IP_C" 9999 7
-  sleep 1.5   # seven datagrams through the shaper leave within 0.5 s
+  qdisc_drained "$NS_A" "$DEV_AC"   # seven datagrams through the shaper: ~0.7 s
+  settle
   tool_stop js INT
   tool_stop ja INT
   tool_stop txt INT
@@ -95,7 +96,8 @@ case_threshold_events() {
   wait_line ev '"type":"stats"'
   send_udp "$NS_A" "$IP_B" 9999 13
   send_udp "$NS_A" "$IP_C" 9999 7
-  sleep 1.5
+  qdisc_drained "$NS_A" "$DEV_AC"
+  settle
   tool_stop js INT
   tool_stop ev INT
   expect_eq "sessions started, completed: all seven" "7 7" "$(jsonq js 'd.sessions.started, d.sessions.completed')"
@@ -120,7 +122,8 @@ case_drops() {
   tool_start js run "$SUMMARY" --proto udp --dst-port 9999 --dev "$DEV_A" --format json -i 1 -d 60
   wait_line js '"type":"interval"'
   send_udp "$NS_A" "$IP_B" 9999 12
-  sleep 1.5
+  qdisc_drained "$NS_A" "$DEV_A"
+  settle
   tool_stop js INT
   local dropped sent
   dropped=$(tc_drops "$NS_A" "$DEV_A" 8001:)
