@@ -87,10 +87,7 @@ static __always_inline int drop(void *ctx, struct sk_buff *skb, u64 location, u3
 
 VNS_TP(skb, kfree_skb)
 {
-#if VNS_HAS_ARG(kfree_skb, reason)
+  /* reason is 0 on kernels without drop reasons (before 5.17) */
   return drop(VNS_CTX(kfree_skb), VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location),
               VNS_ARG(kfree_skb, reason));
-#else
-  return drop(VNS_CTX(kfree_skb), VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location), 0);
-#endif
 }

@@ -110,6 +110,13 @@ local function c_name(s, what)
   return s
 end
 
+-- An argument of the table this kernel does not pass: 0, so a template
+-- can pass it on unconditionally (VNS_HAS_ARG says whether it is real).
+local function absent(out, name, a)
+  line(out, "#define VNS_TP_HAS_%s_%s 0", name, a.name)
+  line(out, "#define VNS_TP_ARG_%s_%s ((%s)0)", name, a.name, a.ctype)
+end
+
 -- The first line names the tracepoint as "cat:name as a raw tracepoint":
 -- vns.cache keys a program on the formats of the tracepoints it names so.
 local function raw_code(cat, name, args)
@@ -127,6 +134,8 @@ local function raw_code(cat, name, args)
     if args[a.name] then
       line(out, "#define VNS_TP_HAS_%s_%s 1", name, a.name)
       line(out, "#define VNS_TP_ARG_%s_%s ((%s)ctx->args[%d])", name, a.name, a.ctype, args[a.name])
+    else
+      absent(out, name, a)
     end
   end
   return table.concat(out, "\n")
@@ -145,6 +154,8 @@ local function classic_code(cat, name)
       if fields[a.field] then
         line(out, "#define VNS_TP_HAS_%s_%s 1", name, a.name)
         line(out, "#define VNS_TP_ARG_%s_%s ((%s)args->%s)", name, a.name, a.ctype, a.field)
+      else
+        absent(out, name, a)
       end
     end
   else

@@ -80,9 +80,13 @@ end
 function T.another_kernel_goes_by_version()
   kernel.set_target("5.10.0-32-cloud-amd64")
   local ok, args, how = pcall(tracepoint.raw_args, "skb", "kfree_skb")
+  local ok2, tp = pcall(tracepoint.probe, "skb", "kfree_skb", "raw")
   kernel.set_target(nil)
   assert(ok, args)
+  assert(ok2, tp)
   eq({ args.skb, args.location, args.reason, how }, { 0, 1, nil, "kernel version" })
+  -- What 5.10 does not pass is 0, so templates pass it on unconditionally.
+  has(tp.code.text, "#define VNS_TP_HAS_kfree_skb_reason 0\n#define VNS_TP_ARG_kfree_skb_reason ((u32)0)")
 end
 
 -- force() and VNETSCOPE_TRACEPOINTS choose; force wins.

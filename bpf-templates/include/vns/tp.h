@@ -11,12 +11,11 @@
  *   {
  *     return drop(VNS_CTX(kfree_skb),  the ctx for helpers (stack ids...)
  *                 VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location),
- *   #if VNS_HAS_ARG(kfree_skb, reason)  0 where this kernel lacks it
- *                 VNS_ARG(kfree_skb, reason));
- *   #else
- *                 0);
- *   #endif
+ *                 VNS_ARG(kfree_skb, reason));  0 where this kernel lacks it
  *   }
+ *
+ * An argument of vns.tracepoint's table this kernel does not pass is 0,
+ * and VNS_HAS_ARG(name, arg) is 0 for it (for an #if where 0 is not enough).
  *
  * Each entry only forwards to one static __always_inline worker, so both
  * families are the same program but for how arguments are fetched.
