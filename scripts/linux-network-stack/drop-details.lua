@@ -12,11 +12,12 @@
 --   12:00:01.123456    1  4242   bash          veth1        NO_SOCKET       __udp4_lib_rcv+0x6ed      30  udp 10.0.0.1:40000 > 10.0.0.2:9999
 --
 -- Requires: the skb:kfree_skb tracepoint; reasons need Linux 5.17+.
-local core = require "vns.core"
 local ctxfilter = require "vns.ctxfilter"
 local budget = require "vns.budget"
 local drops = require "vns.drops"
+local events = require "vns.events"
 local net = require "vns.net"
+local output = require "vns.output"
 local template = require "vns.template"
 local tool = require "vns.tool"
 local tracepoint = require "vns.tracepoint"
@@ -35,15 +36,13 @@ end
 
 local function prepare(run)
   run.reason_names = drops.reason_names()
-  -- bpf_ktime_get_ns is CLOCK_MONOTONIC: one offset turns it into wall time.
-  run.wall_offset = core.walltime() - core.monotime() / 1e9
   if run.opts.stack then run.stacks = run.program:table("stacks") end
 end
 
 local function decode(run, ev)
   local reason = drops.reason_name(run.reason_names, ev.reason)
   local row = {
-    ts = run.wall_offset + ev.ts_ns / 1e9,
+    ts = events.wall_time(ev.ts_ns),
     cpu = ev.cpu, pid = ev.pid, comm = ev.comm, dev = ev.dev ~= "" and ev.dev or nil, len = ev.len,
     reason = reason, reason_code = reason and ev.reason or nil,
     location = drops.location(ev.location),
@@ -63,9 +62,7 @@ local function header(_, out)
 end
 
 local function print_row(_, r, out)
-  local sec = math.floor(r.ts)
-  local time = os.date("%H:%M:%S", sec) .. string.format(".%06d", math.floor((r.ts - sec) * 1e6))
-  out:write(string.format(LINE, time, r.cpu, r.pid, r.comm, r.dev or "-", r.reason or "-", r.location, r.len, r.flow))
+  out:write(string.format(LINE, output.clock(r.ts), r.cpu, r.pid, r.comm, r.dev or "-", r.reason or "-", r.location, r.len, r.flow))
   for _, frame in ipairs(r.stack or {}) do out:write("    ", frame, "\n") end
 end
 

@@ -24,8 +24,10 @@ local budget = require "vns.budget"
 local ctxfilter = require "vns.ctxfilter"
 local drops = require "vns.drops"
 local errors = require "vns.errors"
+local events = require "vns.events"
 local kernel = require "vns.kernel"
 local net = require "vns.net"
+local output = require "vns.output"
 local report = require "vns.report"
 local template = require "vns.template"
 local tool = require "vns.tool"
@@ -34,7 +36,7 @@ local M = {}
 
 local MAX_KEYS, STACKS = 10240, 4096
 
-local function ident(s) return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil and #s <= 64 end
+local ident = template.is_ident
 
 -- "tracepoint:CAT:NAME", "CAT:NAME", "kprobe:FN", "kretprobe:FN".
 local function parse_probe(text)
@@ -258,13 +260,9 @@ function M.trace(spec)
   local decode = decoder(fields)
   def.program = program(p, skb, fields, true)
   def.events = "events"
-  def.prepare = function(run)
-    -- bpf_ktime_get_ns is CLOCK_MONOTONIC: one offset gives wall time.
-    run.wall_offset = require("vns.core").walltime() - require("vns.core").monotime() / 1e9
-  end
   def.decode = function(run, ev)
     local row = decode(run, ev)
-    row.ts, row.ts_ns = run.wall_offset + ev.ts_ns / 1e9, nil
+    row.ts, row.ts_ns = events.wall_time(ev.ts_ns), nil
     return row
   end
   -- Columns as wide as their usual values; the last (often a flow) free.
@@ -286,8 +284,7 @@ function M.trace(spec)
     line(out, names)
   end
   def.print = function(_, row, out)
-    local sec = math.floor(row.ts)
-    local cells = { os.date("%H:%M:%S", sec) .. string.format(".%06d", math.floor((row.ts - sec) * 1e6)) }
+    local cells = { output.clock(row.ts) }
     for i = 2, #cols do
       local v = row[cols[i][1]]
       cells[i] = v == nil and "-" or tostring(v)

@@ -8,7 +8,6 @@ local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
 local registry = require "vns.registry"
-local tracepoint = require "vns.tracepoint"
 
 local M = {}
 
@@ -142,7 +141,7 @@ end
 
 local function compile_one(tool, argv, out, skip_unsupported)
   local opts = options.parse(tool:specs(), argv)
-  local label = #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
+  local label = check.label(tool, argv)
   local ok, text = pcall(tool.generate, tool, opts)
   if not ok then
     if not (skip_unsupported and errors.is_unsupported(text)) then error(text, 0) end
@@ -175,11 +174,7 @@ function M.compile(args)
     local tools, broken = registry.all()
     for _, tool in ipairs(tools) do
       -- Every program check loads: as the target runs it, and classic.
-      for _, mode in ipairs(check.modes) do
-        tracepoint.force(mode[1])
-        for _, argv in ipairs(check.option_sets(tool)) do compile_one(tool, argv, own.out, true) end
-        tracepoint.force(nil)
-      end
+      check.each_variant(tool, function(argv) compile_one(tool, argv, own.out, true) end)
     end
     for _, b in ipairs(broken) do io.stderr:write("vnetscope: compile: broken tool ", b.err, "\n") end
     return #broken == 0 and 0 or 1

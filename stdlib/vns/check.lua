@@ -20,45 +20,51 @@ function M.option_sets(tool)
   return sets
 end
 
--- Each option set is checked as this kernel runs it (raw tracepoints
--- where it has them) and again with classic tracepoints, the fallback,
--- when that makes another program.
+-- Each option set as this kernel runs it (raw tracepoints where it has
+-- them) and again with classic tracepoints, the fallback, when that
+-- makes another program: fn(argv, suffix) with the mode forced.
 local modes = { { nil, "" }, { "classic", " (classic tracepoints)" } }
-M.modes = modes
 
 local function text_of(tool, argv)
   local ok, text = pcall(function() return (tool:generate(options.parse(tool:specs(), argv))) end)
   return ok and text or nil
 end
 
-local function check_tool(tool, rows)
-  local failed = 0
+function M.each_variant(tool, fn)
   for _, argv in ipairs(M.option_sets(tool)) do
     local first
     for i, mode in ipairs(modes) do
       tracepoint.force(mode[1])
-      local text = i > 1 and text_of(tool, argv)
-      if i == 1 or (text and text ~= first) then
-        first = first or text_of(tool, argv)
-        local label = (#argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name) .. mode[2]
-        local ok, results, prog = pcall(tool.check, tool, argv)
-        if ok then
-          for _, r in ipairs(results) do
-            rows[#rows + 1] = { label, r.fn, r.kind, r.insns or "-", r.verified or "-", "ok" }
-          end
-          prog.mod:close()
-        elseif errors.is_unsupported(results) then
-          rows[#rows + 1] = { label, "-", "-", "-", "-", "not on this kernel" }
-          io.stderr:write(string.format("%s: %s\n", label, message_of(results)))
-        else
-          failed = failed + 1
-          rows[#rows + 1] = { label, "-", "-", "-", "-", "FAILED" }
-          io.stderr:write(string.format("%s: %s\n", label, message_of(results)))
-        end
-      end
+      local text = text_of(tool, argv)
+      if i == 1 or (text and text ~= first) then fn(argv, mode[2]) end
+      first = first or text
       tracepoint.force(nil)
     end
   end
+end
+
+-- "drop-summary --group-by location", as check and compile name a variant.
+function M.label(tool, argv)
+  return #argv > 0 and (tool.name .. " " .. table.concat(argv, " ")) or tool.name
+end
+
+local function check_tool(tool, rows)
+  local failed = 0
+  M.each_variant(tool, function(argv, suffix)
+    local label = M.label(tool, argv) .. suffix
+    local ok, results, prog = pcall(tool.check, tool, argv)
+    if ok then
+      for _, r in ipairs(results) do
+        rows[#rows + 1] = { label, r.fn, r.kind, r.insns or "-", r.verified or "-", "ok" }
+      end
+      prog.mod:close()
+      return
+    end
+    local unsupported = errors.is_unsupported(results)
+    if not unsupported then failed = failed + 1 end
+    rows[#rows + 1] = { label, "-", "-", "-", "-", unsupported and "not on this kernel" or "FAILED" }
+    io.stderr:write(string.format("%s: %s\n", label, message_of(results)))
+  end)
   return failed
 end
 

@@ -4,9 +4,19 @@
 -- it: events shown, events the budget suppressed in the kernel, events
 -- the buffer lost because user space fell behind.
 local budget = require "vns.budget"
+local core = require "vns.core"
 local output = require "vns.output"
 
 local M = {}
+
+local wall_offset
+
+-- A bpf_ktime_get_ns() time (CLOCK_MONOTONIC, ns) as wall-clock seconds:
+-- one offset, taken at the first event.
+function M.wall_time(ns)
+  wall_offset = wall_offset or core.walltime() - core.monotime() / 1e9
+  return wall_offset + ns / 1e9
+end
 
 local Stream = {}
 Stream.__index = Stream

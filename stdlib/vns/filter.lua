@@ -393,11 +393,7 @@ local flow_options = {
   { "proto", "proto", nil, net.Protos },
 }
 
-local function identifier(v, what)
-  assert(type(v) == "string" and v:match("^[%a_][%w_]*$") and #v <= 64,
-         "filter.compile: " .. what .. " must be a C identifier")
-  return v
-end
+local function identifier(v, what) return template.ident(v, "filter.compile: " .. what) end
 
 -- The address families a packet must have for the expression to hold:
 -- one only when the whole expression requires it (a family test among

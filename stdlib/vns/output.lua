@@ -106,4 +106,10 @@ function M.timestamp()
   return os.date("%H:%M:%S")
 end
 
+-- Wall-clock seconds as "HH:MM:SS.uuuuuu", for one event's line.
+function M.clock(t)
+  local sec = math.floor(t)
+  return os.date("%H:%M:%S", sec) .. string.format(".%06d", math.floor((t - sec) * 1e6))
+end
+
 return M

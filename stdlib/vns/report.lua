@@ -26,9 +26,8 @@ M.SLOT_BITS = 8
 -- comes before it): the per-CPU slots and hash of
 -- bpf-templates/fragments/counter.c, and NAME_count(&key).
 function M.counter(name, key, max_keys)
-  for _, v in ipairs({ name, key }) do
-    assert(type(v) == "string" and v:match("^[%a_][%w_]*$"), "report.counter: names must be C identifiers")
-  end
+  template.ident(name, "report.counter: name")
+  template.ident(key, "report.counter: key")
   return template.code(template.render(template.read("fragments/counter.c"), {
     NAME = template.code(name), KEY = template.code(key), MAX_KEYS = template.int(max_keys),
     SLOTS = template.int(1 << M.SLOT_BITS), SLOT_BITS = template.int(M.SLOT_BITS),

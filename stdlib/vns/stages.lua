@@ -51,10 +51,7 @@ local COUNTERS = { "started", "completed", "restarted", "out_of_order" }
 local Kit = {}
 Kit.__index = Kit
 
-local function ident(v, what)
-  assert(type(v) == "string" and #v <= 64 and v:match("^[%a_][%w_]*$"), "stages: " .. what .. " must be a C identifier")
-  return v
-end
+local function ident(v, what) return template.ident(v, "stages: " .. what) end
 
 -- Probe kinds: how the entry is declared, what its context is called,
 -- and how the skb is found.
@@ -384,8 +381,7 @@ end
 
 -- "10.0.0.1:80", "[fd00::1]:80", or just the address when there are no ports.
 function M.endpoint(family, words, port, has_port)
-  local addr = net.format_addr(family, string.pack(family == 4 and "=I4" or "=I4I4I4I4",
-                                                   table.unpack(words, 1, family == 4 and 1 or 4)))
+  local addr = net.wire_addr(family, words)
   if not has_port then return addr end
   return (family == 6 and "[" .. addr .. "]" or addr) .. ":" .. port
 end

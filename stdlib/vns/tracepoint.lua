@@ -105,10 +105,6 @@ end
 
 local function line(out, fmt, ...) out[#out + 1] = string.format(fmt, ...) end
 
-local function c_name(s, what)
-  assert(type(s) == "string" and s:match("^[%a_][%w_]*$"), "tracepoint: " .. what .. " must be a C name")
-  return s
-end
 
 -- An argument of the table this kernel does not pass: 0, so a template
 -- can pass it on unconditionally (VNS_HAS_ARG says whether it is real).
@@ -161,7 +157,7 @@ local function classic_code(cat, name)
   else
     local list = {}
     for field in pairs(fields) do
-      if not field:match("^common_") and field:match("^[%a_][%w_]*$") then list[#list + 1] = field end
+      if not field:match("^common_") and template.is_ident(field) then list[#list + 1] = field end
     end
     table.sort(list)
     for _, field in ipairs(list) do
@@ -176,8 +172,8 @@ end
 -- for raw), why (how raw was chosen, or why not), code (the definitions
 -- vns/tp.h expands to, for {{ TRACEPOINTS }})}. mode overrides M.mode().
 function M.probe(cat, name, mode)
-  c_name(cat, "category")
-  c_name(name, "name")
+  template.ident(cat, "tracepoint: category")
+  template.ident(name, "tracepoint: name")
   mode = mode or M.mode()
   if not kernel.has_tracepoint(cat, name) then
     errors.fail("tracepoint %s:%s does not exist on this kernel (%s)", cat, name, kernel.release())

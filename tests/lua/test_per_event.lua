@@ -63,7 +63,6 @@ function T.adhoc_trace_decode()
   local adhoc = require "vns.adhoc"
   local t = adhoc.trace { "skb:kfree_skb", by = "reason, ksym:location, dev, flow" }
   local run = {}
-  t.prepare(run)
   local ev = { ts_ns = 5, reason = 2, location = 0, dev = "eth0", flow_saddr = { 1, 0, 0, 0 }, flow_daddr = { 2, 0, 0, 0 },
                flow_sport = 1, flow_dport = 2, flow_family = 4, flow_proto = 17, flow_has_ports = 1 }
   t.decode(run, ev)
