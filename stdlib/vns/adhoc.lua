@@ -28,6 +28,7 @@ local events = require "vns.events"
 local kernel = require "vns.kernel"
 local net = require "vns.net"
 local output = require "vns.output"
+local program = require "vns.program"
 local report = require "vns.report"
 local template = require "vns.template"
 local tool = require "vns.tool"
@@ -38,27 +39,19 @@ local MAX_KEYS, STACKS = 10240, 4096
 
 local ident = template.is_ident
 
--- "tracepoint:CAT:NAME", "CAT:NAME", "kprobe:FN", "kretprobe:FN".
+-- "tracepoint:CAT:NAME", "CAT:NAME", "kprobe:FN", "kretprobe:FN"
+-- (vns.program.probe_point, plus the short form of a tracepoint).
 local function parse_probe(text)
   if type(text) ~= "string" then errors.usage("adhoc: the probe must be a string such as \"tracepoint:skb:kfree_skb\"") end
-  local parts = {}
-  for p in (text .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
-  if #parts == 2 and parts[1] ~= "kprobe" and parts[1] ~= "kretprobe" then table.insert(parts, 1, "tracepoint") end
-  local kind = parts[1]
-  local ok = (kind == "tracepoint" and #parts == 3 and ident(parts[2]) and ident(parts[3]))
-             or ((kind == "kprobe" or kind == "kretprobe") and #parts == 2 and ident(parts[2]))
-  if not ok then
+  local p = program.probe_point(text) or program.probe_point("tracepoint:" .. text)
+  if not p or p.kind == "raw_tracepoint" then
     errors.usage("adhoc: probe '%s' is not of the form tracepoint:CAT:NAME, CAT:NAME, kprobe:FN or kretprobe:FN", text)
   end
-  local p = { kind = kind, text = text }
-  if kind == "tracepoint" then
-    p.cat, p.name = parts[2], parts[3]
+  p.text = text
+  if p.kind == "tracepoint" then
+    p.cat, p.name = p.names[1], p.names[2]
     p.fields = kernel.tracepoint_fields(p.cat, p.name)
     if not p.fields then errors.fail("tracepoint %s:%s does not exist on this kernel (%s)", p.cat, p.name, kernel.release()) end
-    p.entry, p.ctx = string.format("TRACEPOINT_PROBE(%s, %s)", p.cat, p.name), "args"
-  else
-    p.fn = parts[2]
-    p.entry, p.ctx = string.format("int %s__%s(struct pt_regs *ctx)", kind, p.fn), "ctx"
   end
   return p
 end
@@ -300,7 +293,7 @@ end
 -- "pid_tgid" (the thread), or a field or argument of the probe.
 local function stage_of(name, text, spec)
   local p = parse_probe(text)
-  local probe = p.kind == "tracepoint" and ("tracepoint:" .. p.cat .. ":" .. p.name) or p.text
+  local probe = p.kind .. ":" .. table.concat(p.names, ":")
   local key = spec.key or "skb"
   local st = { name = name, probe = probe }
   if key == "skb" then

@@ -7,6 +7,7 @@
 local cache = require "vns.cache"
 local core = require "vns.core"
 local errors = require "vns.errors"
+local template = require "vns.template"
 
 local Program = {}
 Program.__index = Program
@@ -26,6 +27,32 @@ function M.convention(fn)
     local a, b = fn:match(c[1])
     if a then return c[2], c[3](a, b) end
   end
+end
+
+-- The other way round: the entry a probe point gets by those
+-- conventions, and what its context is called in the body.
+local entries = {
+  tracepoint = { "TRACEPOINT_PROBE(%s, %s)", "args", 2 },
+  raw_tracepoint = { "RAW_TRACEPOINT_PROBE(%s)", "ctx", 1 },
+  kprobe = { "int kprobe__%s(struct pt_regs *ctx)", "ctx", 1 },
+  kretprobe = { "int kretprobe__%s(struct pt_regs *ctx)", "ctx", 1 },
+}
+
+-- "tracepoint:CAT:NAME", "raw_tracepoint:NAME", "kprobe:FN" or
+-- "kretprobe:FN" as {kind, names (C identifiers), entry, ctx}; nil and
+-- why for anything else.
+function M.probe_point(text)
+  local parts = {}
+  for p in (tostring(text) .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
+  local e = entries[parts[1]]
+  if not e or #parts ~= e[3] + 1 then
+    return nil, string.format("'%s' is not tracepoint:CAT:NAME, raw_tracepoint:NAME, kprobe:FN or kretprobe:FN", text)
+  end
+  local names = { table.unpack(parts, 2) }
+  for _, n in ipairs(names) do
+    if not template.is_ident(n) then return nil, string.format("'%s' in '%s' must be a C identifier", n, text) end
+  end
+  return { kind = parts[1], names = names, entry = string.format(e[1], table.unpack(names)), ctx = e[2] }
 end
 
 -- Show the generated lines clang complained about, numbered as in

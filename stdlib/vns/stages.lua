@@ -38,6 +38,7 @@ local ctxfilter = require "vns.ctxfilter"
 local hist = require "vns.hist"
 local net = require "vns.net"
 local output = require "vns.output"
+local program = require "vns.program"
 local template = require "vns.template"
 
 local M = {}
@@ -53,47 +54,23 @@ Kit.__index = Kit
 
 local function ident(v, what) return template.ident(v, "stages: " .. what) end
 
--- Probe kinds: how the entry is declared, what its context is called,
--- and how the skb is found.
-local kinds = {
-  tracepoint = {
-    parse = function(rest)
-      local cat, name = rest:match("^([^:]+):([^:]+)$")
-      assert(cat, "stages: a tracepoint probe is tracepoint:CATEGORY:NAME")
-      return { ident(cat, "tracepoint category"), ident(name, "tracepoint name") }
-    end,
-    head = function(p) return string.format("TRACEPOINT_PROBE(%s, %s)", p[1], p[2]) end,
-    ctx = "args",
-    skb = function(v)
-      return string.format("(struct sk_buff *)args->%s", ident(v == nil and "skbaddr" or v, "skb (a tracepoint field)"))
-    end,
-  },
-  raw_tracepoint = {
-    parse = function(rest) return { ident(rest, "raw tracepoint name") } end,
-    head = function(p) return string.format("RAW_TRACEPOINT_PROBE(%s)", p[1]) end,
-    ctx = "ctx",
-    skb = function(v)
-      v = v == nil and 1 or v
-      assert(math.type(v) == "integer" and v >= 1 and v <= 12, "stages: skb of a raw tracepoint is its argument, 1-12")
-      return string.format("(struct sk_buff *)ctx->args[%d]", v - 1)
-    end,
-  },
-  kprobe = {
-    parse = function(rest) return { ident(rest, "kprobe function") } end,
-    head = function(p) return string.format("int kprobe__%s(struct pt_regs *ctx)", p[1]) end,
-    ctx = "ctx",
-    skb = function(v)
-      v = v == nil and 1 or v
-      assert(math.type(v) == "integer" and v >= 1 and v <= 6, "stages: skb of a kprobe is its argument, 1-6")
-      return string.format("(struct sk_buff *)PT_REGS_PARM%d(ctx)", v)
-    end,
-  },
-  kretprobe = {
-    parse = function(rest) return { ident(rest, "kretprobe function") } end,
-    head = function(p) return string.format("int kretprobe__%s(struct pt_regs *ctx)", p[1]) end,
-    ctx = "ctx",
-    skb = function() error("stages: a kretprobe has no arguments: give skb = false and a key") end,
-  },
+-- Where each probe kind has the skb (vns.program.probe_point gives the
+-- entry and the context's name).
+local skb_of = {
+  tracepoint = function(v)
+    return string.format("(struct sk_buff *)args->%s", ident(v == nil and "skbaddr" or v, "skb (a tracepoint field)"))
+  end,
+  raw_tracepoint = function(v)
+    v = v == nil and 1 or v
+    assert(math.type(v) == "integer" and v >= 1 and v <= 12, "stages: skb of a raw tracepoint is its argument, 1-12")
+    return string.format("(struct sk_buff *)ctx->args[%d]", v - 1)
+  end,
+  kprobe = function(v)
+    v = v == nil and 1 or v
+    assert(math.type(v) == "integer" and v >= 1 and v <= 6, "stages: skb of a kprobe is its argument, 1-6")
+    return string.format("(struct sk_buff *)PT_REGS_PARM%d(ctx)", v)
+  end,
+  kretprobe = function() error("stages: a kretprobe has no arguments: give skb = false and a key") end,
 }
 
 local function check_stage(i, s, seen)
@@ -101,13 +78,14 @@ local function check_stage(i, s, seen)
   assert(type(s.name) == "string" and s.name:match("^[%w_.:%-]+$") and #s.name <= 32,
          "stages: stage " .. i .. " needs a name (letters, digits, _ . : -)")
   assert(type(s.probe) == "string", "stages: stage " .. s.name .. " needs a probe")
-  local kind, rest = s.probe:match("^([%a_]+):(.+)$")
-  local k = assert(kinds[kind], "stages: stage " .. s.name .. ": unknown probe kind in '" .. s.probe .. "'")
-  local st = { name = s.name, index = i - 1, kind = k, point = k.parse(rest), filter = s.filter }
-  local head = k.head(st.point)
-  assert(not seen[head], "stages: probe " .. s.probe .. " is used by two stages")
-  seen[head] = true
-  if s.skb ~= false and not (kind == "kretprobe" and s.skb == nil) then st.skb = k.skb(s.skb) end
+  local kind = s.probe:match("^([%a_]+):")
+  assert(skb_of[kind], "stages: stage " .. s.name .. ": unknown probe kind in '" .. s.probe .. "'")
+  local point, why = program.probe_point(s.probe)
+  assert(point, "stages: stage " .. s.name .. ": " .. tostring(why))
+  local st = { name = s.name, index = i - 1, point = point, filter = s.filter }
+  assert(not seen[point.entry], "stages: probe " .. s.probe .. " is used by two stages")
+  seen[point.entry] = true
+  if s.skb ~= false and not (kind == "kretprobe" and s.skb == nil) then st.skb = skb_of[kind](s.skb) end
   local key = s.key or "skb"
   if key == "skb" then
     assert(st.skb, "stages: stage " .. s.name .. " has no skb: give it a key")
@@ -192,10 +170,10 @@ local function stage_text(self, st, opts, f)
                             .. (flow and flow.guard.text .. "\n" or "")),
     CALL = template.code(call),
     MISS = template.code(first and "vns_stages_forget(key)" or "0"),
-    HEAD = template.code(st.kind.head(st.point)),
+    HEAD = template.code(st.point.entry),
     SKB = template.code(st.skb or "NULL"),
     COND = st.cond and guard(st.cond) or template.code(""),
-    CTX = template.code(st.kind.ctx),
+    CTX = template.code(st.point.ctx),
     KEY = template.code(st.key),
   })
 end
