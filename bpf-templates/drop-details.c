@@ -36,7 +36,7 @@ struct event {
   char dev[16];
 };
 
-BPF_PERF_OUTPUT(events);
+{{ EVENTS }}
 #if WITH_STACK
 BPF_STACK_TRACE(stacks, 4096);
 #endif
@@ -81,7 +81,7 @@ static __always_inline int drop(void *ctx, struct sk_buff *skb, u64 location, u3
 #else
   ev.stack_id = -1;
 #endif
-  events.perf_submit(ctx, &ev, sizeof(ev));
+  {{ SUBMIT }}
   return 0;
 }
 

@@ -1,10 +1,15 @@
 /* lbuffer: perf buffers and ring buffers delivering decoded events to
  * Lua callbacks, all waited on by one epoll together with the stop
  * signal.
- *   mod:perf_buffer(map, fn [, {pages = 64, type = desc}]) -> buffer
- *   mod:ring_buffer(map, fn [, {type = desc}]) -> buffer
+ *   mod:perf_buffer(map, fn [, {pages = 64, wakeup = 1, type = desc, emit = spec}]) -> buffer
+ *   mod:ring_buffer(map, fn [, {type = desc, emit = spec}]) -> buffer
  *   core.poll(timeout_ms) -> events delivered (raises the first callback error)
- *   buffer:lost(), buffer:received(), buffer:close()
+ *   buffer:lost(), buffer:received(), buffer:emitted(), buffer:flush(), buffer:close()
+ * With emit (lemit.h: the fast path), events are written as text or JSON
+ * by C, fn may be nil, and every poll flushes the output once. wakeup:
+ * perf records per wakeup (the kernel wakes the reader only after that
+ * many; poll timeouts read the rest). Ring buffers wake the reader only
+ * when it has caught up, which batches by itself under load.
  * Callbacks run in protected mode; an error stops delivery on that buffer
  * and is raised by poll once libbcc's reader has returned. */
 #include <bcc/libbpf.h>
@@ -18,6 +23,7 @@
 
 #include "lhandles.h"
 #include "lhelp.h"
+#include "lemit.h"
 #include "luatype.h"
 #include "signals.h"
 #include "util.h"
@@ -33,13 +39,20 @@ struct vns_buffer {
   lua_State *L;             /* the thread inside core.poll */
   int self_ref, cb_ref, err_ref;
   struct td_type *event;    /* NULL: events come as byte strings */
+  struct lemit *emit;       /* the fast path, or NULL: events go to cb */
   int nreaders;
   struct perf_reader *readers[MAX_CPUS];
   struct ring_buffer *ring;
-  long long lost, received, delivered_this_poll;
+  long long lost, received, emitted, delivered_this_poll;
   char name[64];
   int open;
+  int batched;              /* perf records per wakeup > 1: drained at poll timeouts too */
 };
+
+/* Open buffers that wake the reader per batch: their last records are read
+ * when a poll times out, or with timeout 0 (the final drain). */
+#define MAX_BATCHED 64
+static struct vns_buffer *batched[MAX_BATCHED];
 
 static int epoll_fd = -1;
 
@@ -76,6 +89,14 @@ static void on_event(struct vns_buffer *b, void *data, int size)
   lua_State *L = b->L;
   b->received++;
   b->delivered_this_poll++;
+  if (b->emit) {
+    int r = lemit_event(b->emit, L, data, (size_t)size);
+    if (r < 0)
+      b->err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+      b->emitted += r;
+    return;
+  }
   lua_pushcfunction(L, deliver);
   lua_pushlightuserdata(L, b);
   lua_pushlightuserdata(L, data);
@@ -105,6 +126,9 @@ static void buffer_close(lua_State *L, struct vns_buffer *b)
   if (!b->open)
     return;
   b->open = 0;
+  for (int i = 0; i < MAX_BATCHED; i++)
+    if (batched[i] == b)
+      batched[i] = NULL;
   for (int i = 0; i < b->nreaders; i++) {
     epoll_ctl(epoll_fd, EPOLL_CTL_DEL, perf_reader_fd(b->readers[i]), NULL);
     perf_reader_free(b->readers[i]);
@@ -115,6 +139,8 @@ static void buffer_close(lua_State *L, struct vns_buffer *b)
     bpf_free_ringbuf(b->ring);
     b->ring = NULL;
   }
+  lemit_free(L, b->emit);
+  b->emit = NULL;
   td_free(b->event);
   b->event = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, b->cb_ref);
@@ -153,9 +179,21 @@ static struct td_type *event_type(lua_State *L, struct vns_module *m, const char
   return t;
 }
 
+/* The fast path, when opts.emit gives its spec. */
+static void emit_setup(lua_State *L, struct vns_buffer *b, int opts)
+{
+  if (!opts || lua_getfield(L, opts, "emit") != LUA_TTABLE) {
+    if (opts)
+      lua_pop(L, 1);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    return;
+  }
+  b->emit = lemit_new(L, -1, b->event);
+  lua_pop(L, 1);
+}
+
 static struct vns_buffer *buffer_new(lua_State *L, enum buffer_kind kind, const char *map)
 {
-  luaL_checktype(L, 3, LUA_TFUNCTION);
   struct vns_buffer *b = lua_newuserdatauv(L, sizeof *b, 1);
   memset(b, 0, sizeof *b);
   b->kind = kind;
@@ -187,11 +225,13 @@ int lbuffer_perf_buffer(lua_State *L)
   struct vns_module *m = lmodule_check(L, 1);
   const char *map = luaL_checkstring(L, 2);
   int opts = lua_istable(L, 4) ? 4 : 0;
-  int pages = 64;
+  int pages = 64, wakeup = 1;
   if (opts) {
     lua_getfield(L, opts, "pages");
     pages = (int)luaL_optinteger(L, -1, 64);
-    lua_pop(L, 1);
+    lua_getfield(L, opts, "wakeup");
+    wakeup = (int)luaL_optinteger(L, -1, 1);
+    lua_pop(L, 2);
   }
   int id = lmodule_map_index(m, map);
   int map_fd = id >= 0 ? m->map_fds[id] : -1;
@@ -200,10 +240,12 @@ int lbuffer_perf_buffer(lua_State *L)
   struct td_type *type = event_type(L, m, map, opts);
   struct vns_buffer *b = buffer_new(L, BUFFER_PERF, map);
   b->event = type;
+  emit_setup(L, b, opts);
   buffer_activate(L, b);
   int cpus[MAX_CPUS], ncpus = util_online_cpus(cpus, MAX_CPUS);
   for (int i = 0; i < ncpus; i++) {
-    struct perf_reader *r = bpf_open_perf_buffer(on_perf_raw, on_perf_lost, b, -1, cpus[i], pages);
+    struct bcc_perf_buffer_opts po = { .pid = -1, .cpu = cpus[i], .wakeup_events = wakeup };
+    struct perf_reader *r = bpf_open_perf_buffer_opts(on_perf_raw, on_perf_lost, b, pages, &po);
     int fd = r ? perf_reader_fd(r) : -1;
     if (!r || bpf_update_elem(map_fd, &cpus[i], &fd, 0)) {
       int err = errno;
@@ -215,6 +257,12 @@ int lbuffer_perf_buffer(lua_State *L)
     b->readers[b->nreaders++] = r;
     watch(fd, b);
   }
+  for (int i = 0; wakeup > 1 && i < MAX_BATCHED; i++)
+    if (!batched[i]) {
+      batched[i] = b;
+      b->batched = 1;
+      break;
+    }
   return 1;
 }
 
@@ -226,9 +274,11 @@ int lbuffer_ring_buffer(lua_State *L)
   int map_fd = id >= 0 ? m->map_fds[id] : -1;
   if (map_fd < 0)
     return luaL_error(L, "no map named '%s' in this program", map);
-  struct td_type *type = event_type(L, m, map, lua_istable(L, 4) ? 4 : 0);
+  int opts = lua_istable(L, 4) ? 4 : 0;
+  struct td_type *type = event_type(L, m, map, opts);
   struct vns_buffer *b = buffer_new(L, BUFFER_RING, map);
   b->event = type;
+  emit_setup(L, b, opts);
   buffer_activate(L, b);
   b->ring = bpf_new_ringbuf(map_fd, on_ring_sample, b);
   if (!b->ring) {
@@ -258,6 +308,10 @@ static int core_poll(lua_State *L)
   struct epoll_event ready[64];
   int n = epoll_wait(poller(), ready, 64, signals_pending() ? 0 : timeout);
   long long delivered = 0;
+  if (n == 0) /* nothing woke us: read what batched buffers hold below their mark */
+    for (int i = 0; i < MAX_BATCHED && n < 64; i++)
+      if (batched[i])
+        ready[n++].data.ptr = batched[i];
   for (int i = 0; i < n; i++) {
     struct vns_buffer *b = ready[i].data.ptr;
     if (!b || !b->open || b->L == L)
@@ -271,6 +325,8 @@ static int core_poll(lua_State *L)
     struct vns_buffer *b = ready[i].data.ptr;
     if (b)
       b->L = NULL;
+    if (b && b->emit) /* one write per batch: what this poll read appears now */
+      lemit_flush(b->emit);
   }
   for (int i = 0; i < n; i++) {
     struct vns_buffer *b = ready[i].data.ptr;
@@ -295,8 +351,24 @@ static int buffer_received(lua_State *L)
   return 1;
 }
 
+static int buffer_emitted(lua_State *L)
+{
+  lua_pushinteger(L, ((struct vns_buffer *)luaL_checkudata(L, 1, BUFFER_MT))->emitted);
+  return 1;
+}
+
+static int buffer_flush(lua_State *L)
+{
+  struct vns_buffer *b = luaL_checkudata(L, 1, BUFFER_MT);
+  if (b->emit)
+    lemit_flush(b->emit);
+  return 0;
+}
+
 static const luaL_Reg buffer_methods[] = {
   { "lost", buffer_lost },
+  { "emitted", buffer_emitted },
+  { "flush", buffer_flush },
   { "received", buffer_received },
   { "close", buffer_release },
   { NULL, NULL },

@@ -6,8 +6,82 @@
 local budget = require "vns.budget"
 local core = require "vns.core"
 local output = require "vns.output"
+local template = require "vns.template"
 
 local M = {}
+
+-- ---- the buffer: ring or perf, and its size ----------------------------------
+
+M.MAX_PAGES = 16384     -- 64 MiB: the most a tool asks for unless --buffer-pages says
+local MIN_PAGES = 16
+local HEADROOM_S = 0.5  -- seconds of events at the budget's rate the buffer holds
+local RECORD_BYTES = 256 -- an event and its header, when the tool does not say
+
+function M.option()
+  return { name = "buffer-pages", type = "integer", min = 1, max = 1 << 20, metavar = "N",
+           help = "event buffer size in 4 KiB pages (rounded up to a power of two; per CPU for perf buffers); "
+                  .. "default: from the event size and --max-events-per-sec" }
+end
+
+local ring_ok
+-- Ring buffers where the kernel has them (5.8+): one buffer for all CPUs,
+-- in order, and the reader woken only when it has caught up.
+function M.have_ring()
+  if ring_ok == nil then ring_ok = core.features().ringbuf.ok end
+  return ring_ok
+end
+
+local function pow2(n)
+  local p = 1
+  while p < n do p = p * 2 end
+  return p
+end
+
+-- How a run's events travel: {ring = bool, pages = n (the ring's, or each
+-- CPU's perf buffer's), wakeup = perf records per wakeup}. A pure
+-- function of the options, so the program (events.code) and the reader
+-- (events.open) agree.
+function M.layout(opts, record_bytes)
+  local ring = M.have_ring()
+  local rate = opts.max_events_per_sec or budget.DEFAULT
+  local pages = opts.buffer_pages
+  if not pages then
+    local bytes = rate * (record_bytes or RECORD_BYTES) * HEADROOM_S
+    pages = math.max(MIN_PAGES, math.min(M.MAX_PAGES, math.ceil(bytes / 4096)))
+    if not ring then pages = math.max(MIN_PAGES, pages // core.ncpus()) end
+  end
+  -- Perf buffers wake the reader per record at low rates (lines appear
+  -- at once) and per batch at high ones (the poll timeout reads the rest).
+  local wakeup = (not ring and rate > 10000) and 64 or 1
+  return { ring = ring, pages = pow2(pages), wakeup = wakeup }
+end
+
+-- The C declaring a details tool's event output `name` (for a template
+-- placeholder after the includes), and the statement sending `ev` (a
+-- struct variable) from ctx: a ring buffer counts what did not fit in
+-- vns_events_lost, a perf buffer's losses are counted by the reader.
+function M.code(opts, name, record_bytes)
+  assert(template.is_ident(name), "events.code: the map name must be a C identifier")
+  local l = M.layout(opts, record_bytes)
+  if not l.ring then return template.code("BPF_PERF_OUTPUT(" .. name .. ");") end
+  return template.code(string.format([[BPF_RINGBUF_OUTPUT(%s, %d);
+BPF_PERCPU_ARRAY(vns_events_lost, u64, 1);
+static __always_inline void vns_events_lost_one(void)
+{
+  int zero = 0;
+  u64 *n = vns_events_lost.lookup(&zero);
+  if (n)
+    (*n)++;
+}]], name, l.pages))
+end
+
+function M.submit(opts, name, ctx, ev)
+  assert(template.is_ident(name) and template.is_ident(ctx) and template.is_ident(ev), "events.submit: identifiers only")
+  if M.layout(opts).ring then
+    return template.code(string.format("if (%s.ringbuf_output(&%s, sizeof(%s), 0)) vns_events_lost_one();", name, ev, ev))
+  end
+  return template.code(string.format("%s.perf_submit(%s, &%s, sizeof(%s));", name, ctx, ev, ev))
+end
 
 local wall_offset
 
@@ -18,14 +92,65 @@ function M.wall_time(ns)
   return wall_offset + ns / 1e9
 end
 
+-- ---- the fast path: rows written by C (engine/lemit.c) ---------------------
+
+-- A wall-clock offset for bpf_ktime_get_ns() times, in ns.
+local function wall_offset_ns()
+  return math.floor(core.walltime() * 1e9) - core.monotime()
+end
+
+-- def.row (docs/output.md "The fast path") as the engine's emit spec.
+local function emit_spec(run, row)
+  local cols, hooks, text = {}, {}, {}
+  for _, f in ipairs(row.fields or {}) do
+    if type(f) == "string" then f = { f } end
+    cols[#cols + 1] = { key = f[1], field = f[2] or f[1], as = f.wall_time and "walltime" or nil,
+                        omit_empty = f.omit_empty }
+  end
+  for _, h in ipairs(row.hooks or {}) do
+    local decode = h.decode
+    hooks[#hooks + 1] = { fields = h.fields, cache = h.cache ~= false, fn = function(ev) return decode(run, ev) end }
+  end
+  for _, c in ipairs(row.columns or {}) do
+    text[#text + 1] = { key = c[2], width = c[3] or #c[1], right = c.right, gap = c.gap }
+  end
+  return { json = run.opts.format == "json", fd = 1, wall_offset_ns = wall_offset_ns(),
+           cols = cols, hooks = hooks, text = text, lines = row.lines }
+end
+
+-- The header line of def.row.columns, in the widths the rows use.
+function M.header(row, out)
+  local cells, n = {}, #row.columns
+  for i, c in ipairs(row.columns) do
+    local w = c[3] or #c[1]
+    cells[i] = i == n and c[1] or (string.format(c.right and "%" .. w .. "s" or "%-" .. w .. "s", c[1])
+                                   .. string.rep(" ", c.gap or 1))
+  end
+  out:write(table.concat(cells), "\n")
+end
+
 local Stream = {}
 Stream.__index = Stream
 
--- def.events names the BPF_PERF_OUTPUT (or, with def.ring, the
--- BPF_RINGBUF_OUTPUT) map; def.decode(run, event) returns a row, or nil
--- to skip the event; def.print(run, row, out) writes the row as text.
+-- def.events names the map of events.code (or a BPF_PERF_OUTPUT, or with
+-- def.ring a BPF_RINGBUF_OUTPUT). The fast path: def.row (see
+-- docs/output.md). Otherwise def.decode(run, event) returns a row, or nil
+-- to skip the event, and def.print(run, row, out) writes it as text.
 function M.open(run, def)
   local s = setmetatable({ run = run, shown = 0, last = { events = 0, suppressed = 0, lost = 0 } }, Stream)
+  local mod = run.program.mod
+  local ring, opts = def.ring, { pages = def.pages }
+  if def.row then
+    local l = M.layout(run.opts, def.row.record_bytes)
+    ring, opts = l.ring, { pages = l.pages, wakeup = l.wakeup }
+    opts.emit = emit_spec(run, def.row)
+    s.fast = true
+    s.lost_map = ring and run.program:table("vns_events_lost")
+    -- Lines written by Lua (the header) go out before the engine's.
+    io.stdout:flush()
+    s.buf = ring and mod:ring_buffer(def.events, nil, opts) or mod:perf_buffer(def.events, nil, opts)
+    return s
+  end
   local json = run.opts.format == "json"
   local function on_event(event)
     local row = def.decode(run, event)
@@ -33,19 +158,25 @@ function M.open(run, def)
     s.shown = s.shown + 1
     if json then
       row.type = row.type or "event"
-      output.json_line(io.stdout, row)
+      io.stdout:write(output.json(row), "\n")  -- flushed after each poll
     else
       def.print(run, row, io.stdout)
     end
   end
-  local mod = run.program.mod
-  s.buf = def.ring and mod:ring_buffer(def.events, on_event)
-          or mod:perf_buffer(def.events, on_event, { pages = def.pages })
+  s.buf = ring and mod:ring_buffer(def.events, on_event)
+          or mod:perf_buffer(def.events, on_event, opts)
   return s
 end
 
+local function lost(s)
+  local n = s.buf:lost()
+  for _, v in ipairs(s.lost_map and s.lost_map:lookup(0) or {}) do n = n + v end
+  return n
+end
+
 function Stream:totals()
-  return { events = self.shown, suppressed = budget.suppressed(self.run.program), lost = self.buf:lost() }
+  local shown = self.fast and self.buf:emitted() or self.shown
+  return { events = shown, suppressed = budget.suppressed(self.run.program), lost = lost(self) }
 end
 
 -- The counts of the interval since the last call; with final, the totals.

@@ -21,10 +21,13 @@
 -- tools stream events as they come (vns.events) and have the event
 -- budget --max-events-per-sec (vns.budget); they say
 --
---     events = "events",                        -- the perf (or ring = true) buffer map
+--     events = "events",                        -- the map of events.code (or a perf/ring buffer)
+--     row = { fields = ..., hooks = ..., columns = ... },  -- the fast path (docs/output.md)
+--     header = function(run, out) end,          -- optional, once before events
+--
+-- or, slower (a Lua table, Lua formatting per event), instead of row:
 --     decode = function(run, event) return row end,  -- nil skips the event
 --     print = function(run, row, out) end,      -- one event as text
---     header = function(run, out) end,          -- optional, once before events
 --
 -- and may also collect/render a summary. A tool that filters packets by
 -- flow says `filter = true` (or a table: `names`, the flow options to
@@ -74,7 +77,7 @@ end
 
 function Tool:specs()
   local defaults = self.defaults or {}
-  local budget_option = self.kind == "details" and budget.option(defaults.max_events_per_sec) or {}
+  local budget_option = self.kind == "details" and { budget.option(defaults.max_events_per_sec), events.option() } or {}
   local flow_options = self.filter and filter.options((filter_def(self))) or {}
   return options.flatten({ flow_options, self.options or {}, options.common(defaults, self.kind), budget_option })
 end
@@ -129,12 +132,17 @@ local function emit(self, run, final)
   end
 end
 
+-- The longest wait in one poll: perf buffers that wake the reader per
+-- batch (events.layout) still show a quiet stream's last events this soon.
+local POLL_MAX_MS = 200
+
 -- Wait until the next report is due; events are delivered meanwhile.
 local function wait_until(deadline_ns)
   while not core.interrupted() do
     local left_ns = deadline_ns - core.monotime()
     if left_ns <= 0 then return end
-    core.poll(math.min((left_ns + 999999) // 1000000, 1000))
+    io.stdout:flush()  -- Lua's lines before the engine's (the fast path writes its own)
+    core.poll(math.min((left_ns + 999999) // 1000000, POLL_MAX_MS))
     io.stdout:flush()
   end
 end
@@ -184,7 +192,8 @@ function Tool:run(argv)
   if self.setup then self.setup(run) end
   if opts.format == "text" then
     print(self.tracing or ("Tracing " .. self.about:gsub("^%u", string.lower) .. "... Hit Ctrl-C to end."))
-    if self.header then self.header(run, io.stdout) end
+    if self.header then self.header(run, io.stdout)
+    elseif self.row and self.row.columns then events.header(self.row, io.stdout) end
   end
   self:loop(run)
   if core.interrupted() then io.stderr:write("Detaching...\n") end

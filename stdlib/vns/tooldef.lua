@@ -37,7 +37,7 @@ M.fields = {
   render = "function",
   -- details tools
   events = "string", ring = "boolean", pages = "count", decode = "function", print = "function",
-  header = "function",
+  header = "function", row = "table",
   -- set by the registry for a shipped tool
   path = "string", layer = "string",
 }
@@ -48,6 +48,7 @@ end
 
 local required = { "name", "about", "program" }
 local required_details = { "events", "decode", "print" }
+local required_fast = { "events", "row" }
 
 local function known()
   local names = {}
@@ -76,7 +77,9 @@ function M.check(def, kind)
     end
   end
   need(def, label, required, "every tool")
-  if (def.kind or kind) == "details" then need(def, label, required_details, "a details tool") end
+  if (def.kind or kind) == "details" then
+    need(def, label, def.row and required_fast or required_details, "a details tool")
+  end
   return def
 end
 
