@@ -300,12 +300,23 @@ static void drain(struct vns_buffer *b)
     perf_reader_event_read(b->readers[r]);
 }
 
+/* The wakeup policy's user-space half. A poll that found a batch of
+ * events means a busy stream: the next one first lets events gather for
+ * BATCH_WAIT_US, so a high rate costs one wakeup, one drain and one write
+ * per few hundred events. A poll that found a few goes back to waiting
+ * at once: at low rates each event is shown as it comes. */
+#define BATCH_MIN 32
+#define BATCH_WAIT_US 2000
+static long long last_delivered;
+
 /* Wait up to timeout_ms (0: just drain) for events; a stop signal ends
  * the wait early. Returns the number of events delivered. */
 static int core_poll(lua_State *L)
 {
   int timeout = (int)luaL_optinteger(L, 1, 0);
   struct epoll_event ready[64];
+  if (timeout > 0 && last_delivered >= BATCH_MIN && !signals_pending())
+    usleep(BATCH_WAIT_US);
   int n = epoll_wait(poller(), ready, 64, signals_pending() ? 0 : timeout);
   long long delivered = 0;
   if (n == 0) /* nothing woke us: read what batched buffers hold below their mark */
@@ -328,6 +339,7 @@ static int core_poll(lua_State *L)
     if (b && b->emit) /* one write per batch: what this poll read appears now */
       lemit_flush(b->emit);
   }
+  last_delivered = delivered;
   for (int i = 0; i < n; i++) {
     struct vns_buffer *b = ready[i].data.ptr;
     if (b && b->open && b->err_ref != LUA_NOREF) {
