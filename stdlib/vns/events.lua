@@ -60,13 +60,17 @@ end
 
 -- The C declaring a details tool's event output `name` (for a template
 -- placeholder after the includes), and the statement sending `ev` (a
--- struct variable) from ctx: a ring buffer counts what did not fit in
--- vns_events_lost, a perf buffer's losses are counted by the reader.
+-- struct variable) from ctx. What does not fit is counted in
+-- vns_events_lost by the program itself, for both kinds: a perf buffer's
+-- own lost records reach the reader only with a later event, so the
+-- losses at the end of a burst would go unseen.
 function M.code(opts, name, record_bytes)
   assert(template.is_ident(name), "events.code: the map name must be a C identifier")
   local l = M.layout(opts, record_bytes)
-  if not l.ring then return template.code("BPF_PERF_OUTPUT(" .. name .. ");") end
-  return template.code(string.format([[BPF_RINGBUF_OUTPUT(%s, %d);
+  local decl = l.ring and string.format("BPF_RINGBUF_OUTPUT(%s, %d);", name, l.pages)
+               or string.format("BPF_PERF_OUTPUT(%s);", name)
+  return template.code(decl .. [[
+
 BPF_PERCPU_ARRAY(vns_events_lost, u64, 1);
 static __always_inline void vns_events_lost_one(void)
 {
@@ -74,7 +78,7 @@ static __always_inline void vns_events_lost_one(void)
   u64 *n = vns_events_lost.lookup(&zero);
   if (n)
     (*n)++;
-}]], name, l.pages))
+}]])
 end
 
 function M.submit(opts, name, ctx, ev)
@@ -82,16 +86,7 @@ function M.submit(opts, name, ctx, ev)
   if M.layout(opts).ring then
     return template.code(string.format("if (%s.ringbuf_output(&%s, sizeof(%s), 0)) vns_events_lost_one();", name, ev, ev))
   end
-  return template.code(string.format("%s.perf_submit(%s, &%s, sizeof(%s));", name, ctx, ev, ev))
-end
-
-local wall_offset
-
--- A bpf_ktime_get_ns() time (CLOCK_MONOTONIC, ns) as wall-clock seconds:
--- one offset, taken at the first event.
-function M.wall_time(ns)
-  wall_offset = wall_offset or core.walltime() - core.monotime() / 1e9
-  return wall_offset + ns / 1e9
+  return template.code(string.format("if (%s.perf_submit(%s, &%s, sizeof(%s))) vns_events_lost_one();", name, ctx, ev, ev))
 end
 
 -- ---- the fast path: rows written by C (engine/lemit.c) ---------------------
@@ -147,7 +142,7 @@ function M.open(run, def)
     ring, opts = l.ring, { pages = l.pages, wakeup = l.wakeup }
     opts.emit = emit_spec(run, def.row)
     s.fast = true
-    s.lost_map = ring and run.program:table("vns_events_lost")
+    s.lost_map = run.program:table("vns_events_lost")
     -- Lines written by Lua (the header) go out before the engine's.
     io.stdout:flush()
     s.buf = ring and mod:ring_buffer(def.events, nil, opts) or mod:perf_buffer(def.events, nil, opts)
@@ -170,9 +165,12 @@ function M.open(run, def)
   return s
 end
 
+-- The fast path's programs count their losses (events.code); others'
+-- perf buffers report theirs to the reader.
 local function lost(s)
-  local n = s.buf:lost()
-  for _, v in ipairs(s.lost_map and s.lost_map:lookup(0) or {}) do n = n + v end
+  if not s.lost_map then return s.buf:lost() end
+  local n = 0
+  for _, v in ipairs(s.lost_map:lookup(0) or {}) do n = n + v end
   return n
 end
 
