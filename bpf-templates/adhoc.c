@@ -16,7 +16,7 @@ struct adhoc_key {
 } __attribute__((aligned(8)));
 
 #if {{ EVENTS }}
-BPF_PERF_OUTPUT(events);
+{{ EVENTS_OUTPUT }}
 #else
 {{ COUNTER }}
 #endif
@@ -34,7 +34,7 @@ BPF_PERF_OUTPUT(events);
 #if {{ EVENTS }}
   if (!vns_budget_take())
     return 0;
-  events.perf_submit({{ CTX }}, &key, sizeof(key));
+  {{ SUBMIT }}
 #else
   counts_count(&key);
 #endif

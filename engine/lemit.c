@@ -159,7 +159,8 @@ static int cmp_str(const void *a, const void *b)
 
 static void json_value(lua_State *L, luaL_Buffer *b, int idx, int depth);
 
-/* Object members, keys sorted (output stable line to line); no braces. */
+/* Object members, keys sorted (output stable line to line); no braces.
+ * A hook's own keys starting with "_" are for text only (depth 0). */
 static void json_members(lua_State *L, luaL_Buffer *b, int idx, int depth)
 {
   const char *keys[64];
@@ -167,7 +168,7 @@ static void json_members(lua_State *L, luaL_Buffer *b, int idx, int depth)
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING && n < 64)
+    if (lua_type(L, -1) == LUA_TSTRING && n < 64 && (depth > 0 || lua_tostring(L, -1)[0] != '_'))
       keys[n++] = lua_tostring(L, -1); /* the table keeps the string */
   }
   qsort(keys, (size_t)n, sizeof keys[0], cmp_str);

@@ -77,7 +77,7 @@ struct vns_stages_event {
   char comm[16];         /* the task at stage 0 */
   char dev[16];          /* the device at stage 0: a veth's last stages see its peer */
 };
-BPF_PERF_OUTPUT(vns_stages_events);
+{{ EVENTS_OUTPUT }}
 #endif
 
 static __always_inline void vns_stages_count(u32 which)
@@ -125,7 +125,7 @@ static __always_inline void vns_stages_emit(void *ctx, struct sk_buff *skb, u64 
     ev.proto = f.proto;
   }
 #endif
-  vns_stages_events.perf_submit(ctx, &ev, sizeof(ev));
+  {{ SUBMIT }}
 }
 #endif
 

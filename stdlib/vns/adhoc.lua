@@ -175,24 +175,25 @@ local function layout(fields)
   return table.concat(decls, "\n"), table.concat(fills, "\n"), any_stack, any_flow
 end
 
-local function program(p, skb, fields, events)
+local function program(p, skb, fields, traced)
   return function(opts, f)
     local decls, fills, stack, flow = layout(fields)
     local flow_filter = f and f.guard.text or "  /* no packet */"
     if flow and not f.needs_l3 then flow_filter = "  struct vns_flow f = {};\n  vns_flow_l3(skb, &f);" end
     return template.render(template.read("adhoc.c"), {
-      BUDGET = events and budget.code(opts) or template.code("/* counting: no event budget */"),
+      BUDGET = traced and budget.code(opts) or template.code("/* counting: no event budget */"),
       FILTER_MAPS = f and f.decls or template.code("/* no flow filter */"),
       KEY_FIELDS = template.code(decls),
-      EVENTS = template.bool(events),
-      COUNTER = events and template.code("/* events: no counter */") or report.counter("counts", "adhoc_key", MAX_KEYS),
+      EVENTS = template.bool(traced),
+      COUNTER = traced and template.code("/* events: no counter */") or report.counter("counts", "adhoc_key", MAX_KEYS),
+      EVENTS_OUTPUT = traced and events.code(opts, "events") or template.code("/* counting: no events */"),
+      SUBMIT = traced and events.submit(opts, "events", p.ctx, "key") or template.code("/* counting */"),
       STACK_MAP = template.code(stack and string.format("BPF_STACK_TRACE(stacks, %d);", STACKS) or "/* no stacks */"),
       ENTRY = template.code(p.entry),
       SKB = template.code(skb or "  /* no packet */"),
       CTX_FILTER = ctxfilter.compile({ pid = opts.pid, comm = opts.comm, dev = opts.dev }, { dev_skb = "skb" }).expr,
       FLOW_FILTER = template.code(flow_filter),
       KEY_FILL = template.code(fills),
-      CTX = template.code(p.ctx),
     })
   end
 end
@@ -247,43 +248,44 @@ function M.count(spec)
   return tool.summary(def)
 end
 
+local FLOW_FIELDS = { "flow_saddr", "flow_daddr", "flow_sport", "flow_dport", "flow_family", "flow_proto",
+                      "flow_has_ports" }
+
+-- The events of a trace on the fast path (vns.events): plain fields
+-- copied by the engine, each decoded one (names, symbols, the flow, the
+-- stack) a hook on its own fields.
+local function trace_row(fields)
+  local row = { fields = { { "ts", "ts_ns", wall_time = true } }, hooks = {}, columns = { { "TIME", "ts", 15, gap = 2 } } }
+  -- Columns as wide as their usual values; the last (often a flow) free.
+  local widths = { comm = 15, dev = 12, flow = 0 }
+  for i = 2, #fields do
+    local f = fields[i]
+    if f.flow or f.decode then
+      row.hooks[#row.hooks + 1] = { fields = f.flow and FLOW_FIELDS or { f.name }, decode = decoder({ f }) }
+    else
+      row.fields[#row.fields + 1] = f.name
+    end
+    if f.stack then
+      row.lines = "stack"
+    else
+      row.columns[#row.columns + 1] = { f.name:upper(), f.name, math.max(#f.name, widths[f.name] or (f.decode and 24 or 8)), gap = 2 }
+    end
+  end
+  return row
+end
+
 function M.trace(spec)
   local p, skb, fields = parse(spec, true)
   local def = base(spec, p, skb, fields, "trace")
   local decode = decoder(fields)
   def.program = program(p, skb, fields, true)
   def.events = "events"
+  def.row = trace_row(fields)
+  -- One event as a Lua table, as the engine writes it (tests).
   def.decode = function(run, ev)
     local row = decode(run, ev)
     row.ts, row.ts_ns = events.wall_time(ev.ts_ns), nil
     return row
-  end
-  -- Columns as wide as their usual values; the last (often a flow) free.
-  local widths = { comm = 15, dev = 12, flow = 0 }
-  local cols = { { "TIME", 15 } }
-  for i = 2, #fields do
-    local f = fields[i]
-    if not f.stack then cols[#cols + 1] = { f.name, math.max(#f.name, widths[f.name] or (f.decode and 24 or 8)) } end
-  end
-  local function line(out, cells)
-    for i, c in ipairs(cols) do
-      out:write(i == #cols and cells[i] or string.format("%-" .. c[2] .. "s  ", cells[i]))
-    end
-    out:write("\n")
-  end
-  def.header = function(_, out)
-    local names = {}
-    for i, c in ipairs(cols) do names[i] = c[1]:upper() end
-    line(out, names)
-  end
-  def.print = function(_, row, out)
-    local cells = { output.clock(row.ts) }
-    for i = 2, #cols do
-      local v = row[cols[i][1]]
-      cells[i] = v == nil and "-" or tostring(v)
-    end
-    line(out, cells)
-    stack_lines(row, out)
   end
   return tool.details(def)
 end

@@ -89,6 +89,15 @@ function M.submit(opts, name, ctx, ev)
   return template.code(string.format("if (%s.perf_submit(%s, &%s, sizeof(%s))) vns_events_lost_one();", name, ctx, ev, ev))
 end
 
+local wall_offset
+
+-- A bpf_ktime_get_ns() time (CLOCK_MONOTONIC, ns) as wall-clock seconds:
+-- one offset, taken at the first event.
+function M.wall_time(ns)
+  wall_offset = wall_offset or core.walltime() - core.monotime() / 1e9
+  return wall_offset + ns / 1e9
+end
+
 -- ---- the fast path: rows written by C (engine/lemit.c) ---------------------
 
 -- A wall-clock offset for bpf_ktime_get_ns() times, in ns.
@@ -137,12 +146,18 @@ function M.open(run, def)
   local s = setmetatable({ run = run, shown = 0, last = { events = 0, suppressed = 0, lost = 0 } }, Stream)
   local mod = run.program.mod
   local ring, opts = def.ring, { pages = def.pages }
+  -- A program made with events.code: its buffer is of events.layout's
+  -- kind and size, and it counts its own losses.
+  for _, name in ipairs(mod:tables()) do
+    if name == "vns_events_lost" then
+      local l = M.layout(run.opts, def.row and def.row.record_bytes)
+      ring, opts = l.ring, { pages = l.pages, wakeup = l.wakeup }
+      s.lost_map = run.program:table("vns_events_lost")
+    end
+  end
   if def.row then
-    local l = M.layout(run.opts, def.row.record_bytes)
-    ring, opts = l.ring, { pages = l.pages, wakeup = l.wakeup }
     opts.emit = emit_spec(run, def.row)
     s.fast = true
-    s.lost_map = run.program:table("vns_events_lost")
     -- Lines written by Lua (the header) go out before the engine's.
     io.stdout:flush()
     s.buf = ring and mod:ring_buffer(def.events, nil, opts) or mod:perf_buffer(def.events, nil, opts)
@@ -160,7 +175,7 @@ function M.open(run, def)
       def.print(run, row, io.stdout)
     end
   end
-  s.buf = ring and mod:ring_buffer(def.events, on_event)
+  s.buf = ring and mod:ring_buffer(def.events, on_event, opts)
           or mod:perf_buffer(def.events, on_event, opts)
   return s
 end

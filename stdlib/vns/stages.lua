@@ -35,6 +35,7 @@
 -- --unit (opts.unit, default us) is the histograms' unit.
 local budget = require "vns.budget"
 local ctxfilter = require "vns.ctxfilter"
+local events = require "vns.events"
 local hist = require "vns.hist"
 local net = require "vns.net"
 local output = require "vns.output"
@@ -207,6 +208,9 @@ function Kit:program(opts, f)
     BY_DEV = template.bool(self.by == "dev"),
     HIST = template.bool(self.histograms),
     EVENTS = template.bool(self.events),
+    EVENTS_OUTPUT = self.events and events.code(opts, M.EVENTS, 64 + 8 * #self.stages + 64)
+                    or template.code("/* no events */"),
+    SUBMIT = self.events and events.submit(opts, M.EVENTS, "ctx", "ev") or template.code("/* no events */"),
     FLOW = template.bool(self.flow),
     SESSIONS = template.int(self.lru_size),
     THRESHOLD = ctxfilter.compile({ threshold = opts.threshold }, { delta = "delta_ns" }).expr,
@@ -398,10 +402,52 @@ function Kit:summary(def)
   return require("vns.tool").summary(def)
 end
 
+-- The kit's events on the fast path (vns.events, docs/output.md): the
+-- plain fields copied by the engine; one hook for the stage times
+-- (different in every event: not cached) and one for the flow (cached by
+-- its fields). The JSON rows hold what kit:decode returns; text has the
+-- columns given, by default total, task, device, length, each stage's
+-- time since the first, and the flow. Keys starting with "_" are text
+-- only (not in JSON).
+function Kit:row(columns)
+  local names = {}
+  for i, s in ipairs(self.stages) do names[i] = s.name end
+  local hooks = {
+    { fields = { "ts", "timed" }, cache = false, decode = function(_, ev)
+      local row = self:decode(nil, { ts = ev.ts, timed = ev.timed, family = 0 })
+      local at = {}
+      for i, st in ipairs(row.stages) do at[i] = names[i] .. "=" .. (st.at_ns or "-") end
+      return { stages = row.stages, steps = row.steps, _stages = table.concat(at, " ") }
+    end },
+  }
+  if self.flow then
+    hooks[2] = { fields = { "family", "proto", "saddr", "daddr", "sport", "dport" }, decode = function(_, ev)
+      if ev.family == 0 then return {} end
+      local ports = ev.sport ~= 0 or ev.dport ~= 0
+      local row = { proto = net.proto_name(ev.proto), src = M.endpoint(ev.family, ev.saddr, ev.sport, ports),
+                    dst = M.endpoint(ev.family, ev.daddr, ev.dport, ports) }
+      row._flow = string.format("%s %s > %s", row.proto, row.src, row.dst)
+      return row
+    end }
+  end
+  return {
+    record_bytes = 64 + 8 * #self.stages + 64,
+    fields = { "key", "total_ns", "pid", "comm", "dev", "len" },
+    hooks = hooks,
+    columns = columns or { { "TOTAL(ns)", "total_ns", 12, right = true, gap = 2 }, { "PID", "pid", 7 },
+                           { "COMM", "comm", 16 }, { "DEV", "dev", 16 }, { "LEN", "len", 5, right = true, gap = 2 },
+                           { "STAGES(ns since the first)", "_stages", 30 }, { "FLOW", "_flow" } },
+  }
+end
+
+-- A details tool of the kit: without decode and print of its own, on the
+-- fast path (kit:row(); def.row may give kit:row(columns)); with them, the
+-- tool's Lua decodes and prints each event.
 function Kit:details(def)
   assert(self.events, "stages: a details tool needs a kit with events = true")
   def.program = function(opts, f) return self:program(opts, f) end
   def.events = M.EVENTS
+  if not def.print and not def.row then def.row = self:row() end
   def.decode = def.decode or function(run, ev) return self:decode(run, ev) end
   return require("vns.tool").details(def)
 end

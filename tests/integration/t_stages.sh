@@ -13,6 +13,7 @@
 
 SUMMARY=$TESTS_DIR/fixtures/three-stages.lua
 EVENTS=$TESTS_DIR/fixtures/three-stages-events.lua
+FAST=$TESTS_DIR/fixtures/three-stages-fast.lua
 
 # tbf at 4 kbit/s with a 60-byte bucket (as in t_guide.sh): the first
 # 44-byte datagram leaves at once, each later one waits ~88 ms more.
@@ -112,6 +113,35 @@ case_threshold_events() {
   expect_eq "events in all; suppressed, lost" "6 0 0" "$(jsonq ev 'd.events, d.suppressed, d.lost')"
 }
 
+# The kit's details without a decode of the tool's own: the fast path
+# writes kit:decode's rows (JSON) and its default columns (text).
+case_kit_fast_path() {
+  need_root
+  topo_pair
+  topo_third
+  shape "$NS_A" "$DEV_AC"
+  tool_start fj run "$FAST" --proto udp --dst-port 9999 --dev "$DEV_AC" --threshold 10ms --format json -i 1 -d 60
+  tool_start ft run "$FAST" --proto udp --dst-port 9999 --dev "$DEV_AC" --threshold 10ms -i 1 -d 60
+  wait_line fj '"type":"stats"'
+  wait_ready ft
+  send_udp "$NS_A" "$IP_B" 9999 13
+  send_udp "$NS_A" "$IP_C" 9999 7
+  qdisc_drained "$NS_A" "$DEV_AC"
+  settle
+  tool_stop fj INT
+  tool_stop ft INT
+  expect_eq "JSON events: six, on $DEV_AC, each stage timed in order" 6 "$(count_events fj "r.dev == '$DEV_AC'
+    and r.total_ns >= 10000000 and #r.steps == 2 and r.stages[1].name == 'queue' and r.stages[1].at_ns == 0
+    and r.stages[2].at_ns >= 10000000 and r.stages[3].at_ns == r.total_ns and r.steps[2].to == 'xmit'
+    and r.len == 44 and r.proto == 'udp' and r.src:match(':%d+$') and r.dst == '$IP_C:9999' and r.pid >= 0
+    and type(r.comm) == 'string' and r.key ~= 0 and r._flow == nil and r._stages == nil")"
+  expect_eq "JSON: events in all; suppressed, lost" "6 0 0" "$(jsonq fj 'd.events, d.suppressed, d.lost')"
+  expect_eq "text: the header" "   TOTAL(ns)  PID     COMM             DEV                LEN  STAGES(ns since the first)     FLOW" \
+    "$(sed -n 2p "$CASE_DIR/ft.out")"
+  expect_eq "text: six event lines" 6 "$(grep -cE "^ +[0-9]{8,} +[0-9]+ +.* $DEV_AC +44  queue=0 start_xmit=[0-9]+ xmit=[0-9]+ +udp [0-9.]+:[0-9]+ > $IP_C:9999\$" "$CASE_DIR/ft.out")"
+  expect_eq "text: the total" "Total since start: 6 events, 0 suppressed, 0 lost" "$(total_line ft)"
+}
+
 # A tbf whose queue holds one datagram: the burst of 12 overflows it.
 # The packets it drops open a session at net_dev_queue that never
 # closes: never_completed must equal tc's drop count.
@@ -141,5 +171,6 @@ case_drops() {
 
 run_case "stages: three stages count exactly the flow's packets per device and pair (JSON, text)" case_counts
 run_case "stages: --threshold keeps long sessions in every histogram; one event each with its stages" case_threshold_events
+run_case "stages: the kit's details on the fast path (JSON rows of kit:decode, text columns)" case_kit_fast_path
 run_case "stages: packets the qdisc drops are sessions never completed, as many as tc dropped" case_drops
 finish

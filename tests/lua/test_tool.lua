@@ -61,7 +61,7 @@ function T.specs_of_details_tools_and_top_opt_out()
     return out
   end
   local d = tool.details({ name = "a", about = "b", program = print, events = "e", decode = print, print = print })
-  eq(names(d), { "interval", "duration", "format", "emit-c", "no-cache", "pack", "max-events-per-sec" })
+  eq(names(d), { "interval", "duration", "format", "emit-c", "no-cache", "pack", "max-events-per-sec", "buffer-pages" })
   eq(names(demo({ defaults = { top = false } })), { "dev", "interval", "duration", "format", "emit-c", "no-cache", "pack" })
 end
 
