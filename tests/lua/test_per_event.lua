@@ -72,4 +72,69 @@ function T.adhoc_trace_decode()
   eq(calls, {})
 end
 
+-- The fast path: what runs per event in Lua is a row's hooks (once per
+-- distinct input when cached; every event for the stage times). None of
+-- them reads or parses a format or text.
+local function hooks_clean(row, run, ev)
+  for _, hk in ipairs(row.hooks) do hk.decode(run, ev) end  -- first sight (symbols) once
+  local calls = counted(function()
+    for _ = 1, 100 do
+      for _, hk in ipairs(row.hooks) do hk.decode(run, ev) end
+    end
+  end)
+  eq(calls, {})
+end
+
+function T.drop_details_row_hooks()
+  local tool = registry.find("drop-details")
+  local run = { opts = { stack = false } }
+  tool.prepare(run)
+  hooks_clean(tool.row, run, flow_event())
+end
+
+function T.adhoc_trace_row_hooks()
+  local adhoc = require "vns.adhoc"
+  local t = adhoc.trace { "skb:kfree_skb", by = "reason, ksym:location, dev, flow" }
+  hooks_clean(t.row, {}, { ts_ns = 5, reason = 2, location = 0, dev = "eth0", flow_saddr = { 1, 0, 0, 0 },
+                           flow_daddr = { 2, 0, 0, 0 }, flow_sport = 1, flow_dport = 2, flow_family = 4,
+                           flow_proto = 17, flow_has_ports = 1 })
+end
+
+function T.stages_row_hooks()
+  local stages = require "vns.stages"
+  local kit = stages.new { stages = { { name = "a", probe = "tracepoint:net:net_dev_queue" },
+                                      { name = "b", probe = "tracepoint:net:net_dev_xmit" } }, events = true }
+  local row = kit:row()
+  hooks_clean(row, {}, flow_event({ key = 1, total_ns = 5, ts = { 1, 6 }, timed = 2, sport = 80, dport = 443 }))
+  -- The hooks give what kit:decode gives, less the plain fields.
+  local ev = flow_event({ key = 1, total_ns = 5, ts = { 1, 6 }, timed = 2, sport = 80, dport = 443 })
+  local got = {}
+  for _, hk in ipairs(row.hooks) do
+    for k, v in pairs(hk.decode({}, ev)) do if not k:match("^_") then got[k] = v end end
+  end
+  local want = kit:decode({}, ev)
+  for _, k in ipairs(row.fields) do want[k] = nil end
+  eq(got, want)
+end
+
+-- The fast path's rows equal the Lua decode of the same event, for
+-- drop-details (the fields it copies plus its hooks' results).
+function T.drop_details_row_is_its_decode()
+  local tool = registry.find("drop-details")
+  local run = { opts = { stack = false } }
+  tool.prepare(run)
+  local ev = flow_event()
+  local got = { ts = true }
+  for _, f in ipairs(tool.row.fields) do
+    local key, field = type(f) == "table" and f[1] or f, type(f) == "table" and (f[2] or f[1]) or f
+    if key ~= "ts" then got[key] = ev[field] end
+  end
+  for _, hk in ipairs(tool.row.hooks) do
+    for k, v in pairs(hk.decode(run, ev)) do got[k] = v end
+  end
+  local want = tool.decode(run, ev)
+  want.ts = true
+  eq(got, want)
+end
+
 return T
