@@ -1,6 +1,7 @@
 /* lfeatures: what this kernel can do, by trying it (load a two-instruction
  * program, attach it, close it) rather than guessing from the version.
  *   core.features() -> { kprobe = {ok=, why=}, tracepoint = ..., ... }
+ *   core.have_ringbuf() -> bool
  *   core.btf_tracepoint_args(name) -> { "struct sk_buff *", "void *", ... }
  *     the arguments a raw tracepoint program gets (TP_PROTO), from the
  *     kernel BTF's typedef btf_trace_<name>; false when BTF lacks it, nil
@@ -206,8 +207,22 @@ static int core_btf_tracepoint_args(lua_State *L)
   return 1;
 }
 
+/* core.have_ringbuf() -> bool: can this process make a BPF ring buffer
+ * (Linux 5.8+)? The one check of core.features() that tools need at every
+ * start, without the others' cost. */
+static int core_have_ringbuf(lua_State *L)
+{
+  int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "vns_probe", 0, 0, 4096, NULL);
+  lua_pushboolean(L, fd >= 0);
+  if (fd >= 0)
+    close(fd);
+  return 1;
+}
+
 void lfeatures_register(lua_State *L)
 {
+  lua_pushcfunction(L, core_have_ringbuf);
+  lua_setfield(L, -2, "have_ringbuf");
   lua_pushcfunction(L, core_btf_tracepoint_args);
   lua_setfield(L, -2, "btf_tracepoint_args");
   lua_pushcfunction(L, core_features);

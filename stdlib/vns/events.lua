@@ -5,6 +5,7 @@
 -- the buffer lost because user space fell behind.
 local budget = require "vns.budget"
 local core = require "vns.core"
+local kernel = require "vns.kernel"
 local output = require "vns.output"
 local template = require "vns.template"
 
@@ -27,9 +28,19 @@ local ring_ok
 -- Ring buffers where the kernel has them (5.8+): one buffer for all CPUs,
 -- in order, and the reader woken only when it has caught up.
 -- VNS_EVENTS_BUFFER=perf takes perf buffers anyway (tests and benches of
--- the older kernels' path).
+-- the older kernels' path). Compiling for another kernel (vnetscope
+-- compile --kernel-release) goes by its version.
 function M.have_ring()
-  if ring_ok == nil then ring_ok = os.getenv("VNS_EVENTS_BUFFER") ~= "perf" and core.features().ringbuf.ok end
+  if ring_ok == nil then
+    if os.getenv("VNS_EVENTS_BUFFER") == "perf" then
+      ring_ok = false
+    elseif kernel.is_target() then
+      local major, minor = kernel.version()
+      ring_ok = major > 5 or (major == 5 and minor >= 8)
+    else
+      ring_ok = core.have_ringbuf()
+    end
+  end
   return ring_ok
 end
 
