@@ -116,7 +116,7 @@ local function wall_offset_ns()
   return math.floor(core.walltime() * 1e9) - core.monotime()
 end
 
--- def.row (docs/output.md "The fast path") as the engine's emit spec.
+-- def.row (docs/events.md) as the engine's emit spec.
 local function emit_spec(run, row)
   local cols, hooks, text = {}, {}, {}
   for _, f in ipairs(row.fields or {}) do
@@ -151,7 +151,7 @@ Stream.__index = Stream
 
 -- def.events names the map of events.code (or a BPF_PERF_OUTPUT, or with
 -- def.ring a BPF_RINGBUF_OUTPUT). The fast path: def.row (see
--- docs/output.md). Otherwise def.decode(run, event) returns a row, or nil
+-- docs/events.md). Otherwise def.decode(run, event) returns a row, or nil
 -- to skip the event, and def.print(run, row, out) writes it as text.
 function M.open(run, def)
   local s = setmetatable({ run = run, shown = 0, last = { events = 0, suppressed = 0, lost = 0 } }, Stream)

@@ -402,7 +402,7 @@ function Kit:summary(def)
   return require("vns.tool").summary(def)
 end
 
--- The kit's events on the fast path (vns.events, docs/output.md): the
+-- The kit's events on the fast path (vns.events, docs/events.md): the
 -- plain fields copied by the engine; one hook for the stage times
 -- (different in every event: not cached) and one for the flow (cached by
 -- its fields). The JSON rows hold what kit:decode returns; text has the

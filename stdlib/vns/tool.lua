@@ -22,7 +22,7 @@
 -- budget --max-events-per-sec (vns.budget); they say
 --
 --     events = "events",                        -- the map of events.code (or a perf/ring buffer)
---     row = { fields = ..., hooks = ..., columns = ... },  -- the fast path (docs/output.md)
+--     row = { fields = ..., hooks = ..., columns = ... },  -- the fast path (docs/events.md)
 --     header = function(run, out) end,          -- optional, once before events
 --
 -- or, slower (a Lua table, Lua formatting per event), instead of row:
