@@ -305,8 +305,8 @@ static void drain(struct vns_buffer *b)
  * BATCH_WAIT_US, so a high rate costs one wakeup, one drain and one write
  * per few hundred events. A poll that found a few goes back to waiting
  * at once: at low rates each event is shown as it comes. */
-#define BATCH_MIN 32
-#define BATCH_WAIT_US 2000
+#define BATCH_MIN 16
+#define BATCH_WAIT_US 5000
 static long long last_delivered;
 
 /* Wait up to timeout_ms (0: just drain) for events; a stop signal ends
