@@ -167,6 +167,8 @@ local function heading(h)
   return table.concat(parts, "  ")
 end
 
+local function tenths(v) return math.floor(v * 10 + 0.5) / 10 end
+
 -- how: what (the count's name, default "waits"), note(data) (a line
 -- under it).
 function M.render(run, data, out, final, how)
@@ -185,8 +187,7 @@ function M.render(run, data, out, final, how)
   local rows = {}
   for i, r in ipairs(data.locks) do
     rows[i] = { count = r.count, kind = r.kind, pid = r.pid, comm = r.comm, lock = r.lock,
-                total = string.format("%.1f", r.total), mean = string.format("%.1f", r.mean),
-                max = string.format("%.1f", r.max) }
+                total = tenths(r.total), mean = tenths(r.mean), max = tenths(r.max) }
   end
   report.table(out, { { "COUNT", "count" }, { "TOTAL", "total" }, { "MEAN", "mean" }, { "MAX", "max" },
                       { "KIND", "kind" }, { "PID", "pid" }, { "COMM", "comm" }, { "LOCK", "lock" } },
