@@ -122,6 +122,7 @@ return tool.summary {
     if not has("futex_waitv") then out[#out + 1] = "no futex_waitv on this kernel (5.16+): only futex(2) waits" end
     return out
   end,
+  defaults = { top = 10 },
   options = {
     net.options({ "pid", "comm", "threshold" }),
     waits.tid_option(),

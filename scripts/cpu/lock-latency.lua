@@ -187,6 +187,7 @@ return tool.summary {
     "vnetscope lock-latency --comm ovs-vswitchd --lib /usr/lib64/libpthread.so.0",
   },
   requires = "uprobes (CONFIG_UPROBE_EVENTS); the process's libc.so.6 (glibc 2.34+) or libpthread.so.0",
+  defaults = { top = 10 },
   options = {
     net.options({ "pid", "comm", "threshold" }),
     waits.tid_option(),
