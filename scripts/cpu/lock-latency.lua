@@ -14,7 +14,8 @@
 --        vnetscope lock-latency --lib PATH [--comm C]   (every process using PATH)
 --
 -- Sample output:
---   Tracing pthread lock waits in pid 4242 (/usr/lib/x86_64-linux-gnu/libc.so.6)... Hit Ctrl-C to end.
+--   Tracing pthread lock waits... Hit Ctrl-C to end.
+--   Probing /proc/4242/root/usr/lib/x86_64-linux-gnu/libc.so.6 in pid 4242
 --
 --   12:00:01  lock waits: 230
 --     acquired 230, timed out 0, failed 0
@@ -169,8 +170,9 @@ local function note(data)
 end
 
 local function header(run, out)
+  out:write(string.format("Probing %s%s\n", run.lib, run.opts.pid and (" in pid " .. run.opts.pid) or " in every process"))
   if #run.missing > 0 then
-    out:write(string.format("(not in %s, not traced: %s)\n", run.lib, table.concat(run.missing, ", ")))
+    out:write(string.format("(not in it, not traced: %s)\n", table.concat(run.missing, ", ")))
   end
 end
 

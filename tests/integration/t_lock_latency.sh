@@ -23,14 +23,19 @@ need_uprobes() {
 case_mutex() {
   need_root
   need_uprobes
+  need_cmd bpftool
   contend_start mutex 3 100 1000
+  bpf_progs >"$CASE_DIR/before"
   tool_start js lock-latency --pid "$CPID" --format json -i 1 -d 120
   tool_start tx lock-latency --pid "$CPID" --stacks -i 1 -d 120
   wait_line js '"type":"interval"'
   wait_ready tx
   contend_go
-  tool_stop js INT
+  tool_stop js TERM
+  expect_eq "exit status after SIGTERM" 0 "$STATUS"
   tool_stop tx INT
+  # Every uprobe detached, every program unloaded (SIGTERM and SIGINT).
+  expect_no_leaked_progs "$CASE_DIR/before"
   local lock contended
   lock=$(contend_value lock)
   contended=$(contend_value contended)
