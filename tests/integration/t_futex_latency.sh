@@ -75,6 +75,28 @@ case_tid_filter() {
     "$(jsonq js "(function() for _, h in ipairs(d.histograms) do if h.tid ~= $CPID then return false end end return true end)()")"
 }
 
+# futex_waitv on two words: a wait woken by the second is its wait; one
+# that ends otherwise (EAGAIN: the value changed first) is the first's.
+case_waitv() {
+  need_root
+  [ -d /sys/kernel/tracing/events/syscalls/sys_enter_futex_waitv ] ||
+    skip "no futex_waitv on this kernel (5.16+)"
+  contend_start waitv 1 50 1000
+  tool_start js futex-latency --pid "$CPID" --by lock --format json -i 1 -d 120
+  wait_line js '"type":"interval"'
+  contend_go
+  tool_stop js INT
+  local woken others first
+  woken=$(contend_value woken)
+  others=$(( $(contend_value waits) - woken ))
+  expect_gt "futex_waitv calls woken on the second word" 0 "$woken"
+  expect_eq "JSON: the second word's waits" "$woken waitv" \
+    "$(hist_of js lock "$(contend_value lock)" "h.count .. ' ' .. h.kind")"
+  first=$(hist_of js lock "$(contend_value first)" "h.count")
+  [ "$others" -gt 0 ] || others=none
+  expect_eq "JSON: the others, on the first word" "$others" "$first"
+}
+
 case_bad_input() {
   vns_run bad 20 futex-latency --tid 12x
   expect_eq "exit status for --tid 12x" 2 "$STATUS"
@@ -87,5 +109,6 @@ case_bad_input() {
 run_case "futex-latency: waits on the lock word equal the fixture's FUTEX_WAIT calls" case_by_lock
 run_case "futex-latency: --by thread counts each thread's waits" case_by_thread
 run_case "futex-latency: --tid selects one thread" case_tid_filter
+run_case "futex-latency: futex_waitv waits on the word that woke them" case_waitv
 run_case "futex-latency: bad options exit 2 naming the option" case_bad_input
 finish
