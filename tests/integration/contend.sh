@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # contend.sh: the contend fixture (fixtures/contend.c) for the lock tools'
 # tests (t_futex_latency.sh, t_lock_latency.sh), sourced after lib.sh.
 #
