@@ -2,7 +2,8 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit lua-test integration bench bench-filter bench-drops bench-events install clean
+
+.PHONY: all deps build demo test unit lua-test integration bench install clean
 
 all: build
 
@@ -23,21 +24,15 @@ test: build
 
 # Figures only, no timing assertions (docs/testing.md); all need root.
 # One after the other, even under make -j: each would be the others' noise.
+BENCHES = startup filter drops events futex offcpu skb-trace latency
+
 bench: build
 	tools/install-deps.sh bench
-	bench/startup $(BUILD)/vnetscope
-	bench/filter $(BUILD)/vnetscope
-	bench/drops $(BUILD)/vnetscope
-	bench/events $(BUILD)/vnetscope
+	for b in $(BENCHES); do bench/$$b $(BUILD)/vnetscope || exit 1; done
 
-bench-filter: build
-	bench/filter $(BUILD)/vnetscope
-
-bench-drops: build
-	bench/drops $(BUILD)/vnetscope
-
-bench-events: build
-	bench/events $(BUILD)/vnetscope
+bench-%: build
+	tools/install-deps.sh bench
+	bench/$* $(BUILD)/vnetscope
 
 install: build
 	cmake --install $(BUILD)

@@ -6,5 +6,8 @@
 return {
   ["drop-details"] = { "eth_drop" },
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
+  ["futex-latency"] = { "futex", "futex.bt" },
+  ["lock-latency"] = { "pthread_rwlock_wrlock", "pthread_rwlock_wrlock.bt", "pthread_rwlock_wrlock-stack",
+                       "pthread_rwlock_wrlock-stack.bt" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
 }

@@ -3,6 +3,9 @@
 --   tracepoint__CAT__NAME    -> tracepoint CAT:NAME   (TRACEPOINT_PROBE)
 --   raw_tracepoint__NAME     -> raw tracepoint NAME   (RAW_TRACEPOINT_PROBE)
 --   kprobe__FN / kretprobe__FN -> kprobe on FN
+--   uprobe__X / uretprobe__X -> loaded as uprobes (check verifier-loads
+--                               them) but attached by the script, which
+--                               knows the binary and the symbols
 -- Other functions are attached by the script with prog:attach().
 local cache = require "vns.cache"
 local core = require "vns.core"
@@ -19,6 +22,8 @@ local conventions = {
   { "^raw_tracepoint__(.+)$", "raw_tracepoint", function(n) return n end },
   { "^kretprobe__(.+)$", "kprobe", function(fn) return fn, { ret = true } end },
   { "^kprobe__(.+)$", "kprobe", function(fn) return fn end },
+  { "^uretprobe__", "uprobe", function() return nil end },
+  { "^uprobe__", "uprobe", function() return nil end },
 }
 
 -- How a function is loaded and attached: kind, attach arguments.
@@ -147,6 +152,14 @@ function Program:load_all()
   return loaded
 end
 
+-- Attach one program and keep the link, or return nil and why (an
+-- optional probe point: nothing else is detached).
+function Program:try_attach(prog, kind, ...)
+  local link, err = prog:attach(kind, ...)
+  if link then self.links[#self.links + 1] = link end
+  return link, err
+end
+
 -- Attach one program; failure detaches what was already attached.
 function Program:attach(prog, kind, ...)
   local link, err = prog:attach(kind, ...)
@@ -160,7 +173,7 @@ end
 
 function Program:attach_all()
   for _, p in ipairs(self:load_all()) do
-    self:attach(p.prog, p.kind, p.target, p.opts)
+    if p.target then self:attach(p.prog, p.kind, p.target, p.opts) end
   end
   return self
 end

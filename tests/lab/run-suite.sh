@@ -72,7 +72,14 @@ lab_kernel() {
     compile "$repo/tests/integration/fixtures/kprobe-count.lua" &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn tun_net_xmit &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn start_xmit &&
-    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet || return 1
+    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet &&
+    compile futex-latency --by lock --pid 1 &&
+    compile lock-latency --pid 1 &&
+    compile lock-latency --pid 1 --stacks || return 1
+  # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
+  # and the same userland.
+  cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c" ||
+    { echo "FAIL kernel lab $kernel: cannot build the contend fixture"; echo "0 passed, 1 failed, 0 skipped"; return 1; }
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"

@@ -29,6 +29,13 @@ function T.convention_kretprobe()
   eq(convention("kretprobe__tcp_v4_rcv"), { n = 3, "kprobe", "tcp_v4_rcv", { ret = true } })
 end
 
+-- Loaded as uprobes (check verifier-loads them); no target: the tool
+-- attaches them to its binary and symbols.
+function T.convention_uprobe()
+  eq(convention("uprobe__mutex"), { n = 2, "uprobe" })
+  eq(convention("uretprobe__lock"), { n = 2, "uprobe" })
+end
+
 function T.convention_other_names()
   for _, fn in ipairs({ "helper", "count_drop", "tracepoint__skb", "tracepoint__skb__",
                         "kprobe__", "kretprobe__", "raw_tracepoint__", "my_kprobe__tcp_v4_rcv",

@@ -1,0 +1,53 @@
+/* waits.c: wait times (futex waits, lock acquisitions) as log2
+ * histograms with exact count/sum/min/max per label, and exact stats per
+ * lock. Pasted by vns.waits (waits.code) after vns/hist.h; BCC rewrites
+ * map calls only in the main file, so this cannot be a header.
+ *
+ *   struct wait_key label = { ... };      zeroed, then the fields the tool groups by
+ *   waits_record(&label, lock, pid, kind, delta_ns);
+ *
+ * A label is what a histogram is drawn for (a process, a thread, a lock,
+ * a user stack: the tool fills only the fields it groups by); the lock
+ * table is always kept per (lock address, process, kind), so the most
+ * contended locks show whatever the histograms are grouped by. Stats are
+ * per-CPU (plain stores); histogram slots are shared (atomic adds). */
+struct wait_key {
+  u64 lock;
+  u32 pid;
+  u32 tid;
+  s32 stack;
+  u32 kind;
+  char comm[16];
+};
+
+struct wait_hist_key {
+  struct wait_key label;
+  u32 slot;
+  u32 pad;
+};
+
+struct wait_lock_key {
+  u64 lock;
+  u32 pid;
+  u32 kind;
+};
+
+BPF_HASH(wait_hist, struct wait_hist_key, u64, {{ MAX_LABELS }} * 8);
+BPF_PERCPU_HASH(wait_stats, struct wait_key, struct vns_stats, {{ MAX_LABELS }});
+BPF_PERCPU_HASH(wait_locks, struct wait_lock_key, struct vns_stats, {{ MAX_LOCKS }});
+
+static __always_inline void waits_record(struct wait_key *label, u64 lock, u32 pid, u32 kind, u64 delta_ns)
+{
+  struct wait_hist_key hk = {};
+  __builtin_memcpy(&hk.label, label, sizeof(hk.label));
+  hk.slot = vns_log2_slot(delta_ns / {{ UNIT_NS }});
+  wait_hist.increment(hk);
+  struct vns_stats zero = {};
+  struct vns_stats *s = wait_stats.lookup_or_try_init(label, &zero);
+  if (s)
+    vns_stats_add(s, delta_ns);
+  struct wait_lock_key lk = { .lock = lock, .pid = pid, .kind = kind };
+  s = wait_locks.lookup_or_try_init(&lk, &zero);
+  if (s)
+    vns_stats_add(s, delta_ns);
+}
