@@ -8,4 +8,5 @@ return {
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["offcpu"] = { "offcputime-ts" },
+  ["sched-latency"] = { "sched_latency_monitor", "sched_latency_monitor.sh" },
 }
