@@ -29,32 +29,11 @@
 -- Requires: raw tracepoints sched:sched_switch, sched_wakeup and
 -- sched_wakeup_new (Linux 4.17+).
 local hist = require "vns.hist"
-local options = require "vns.options"
 local output = require "vns.output"
 local sched = require "vns.sched"
 local template = require "vns.template"
 local tool = require "vns.tool"
 local net = require "vns.net"
-
-local MAX_PATTERNS = 8
-
--- --comm: names, a trailing * making one a prefix (vhost-*), as
--- {name, prefix} each; through net.comm's check of the characters.
-options.types.comms = {
-  parse = function(text)
-    local list = {}
-    for item in (text .. ","):gmatch("([^,]*),") do
-      local name, star = item:match("^(.-)(%*?)$")
-      local ok, why = net.comm(name)
-      if not ok then return nil, string.format("'%s': %s", item, why) end
-      if name:find("*", 1, true) then return nil, "'*' only at the end of a name" end
-      list[#list + 1] = { name = name, prefix = star == "*" }
-    end
-    if #list > MAX_PATTERNS then return nil, "at most " .. MAX_PATTERNS .. " names" end
-    return list
-  end,
-  form = function() return "task names, comma-separated, a trailing * for a prefix (ovs-vswitchd,vhost-*,qemu*)" end,
-}
 
 -- One pattern as a test of the two words of a zero-padded comm: the
 -- bytes of the name (and, for an exact name, the padding) under a mask.

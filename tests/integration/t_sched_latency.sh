@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sched-latency: cpu-load's waiter thread (nice 19) sleeps N times on a
+# sched-latency: cpu-load's waiter thread sleeps N times on a
 # CPU it shares with a spinning thread (taskset -c C); each wakeup waits
 # behind the spinner. The tool must time at least the N wakeups of the
 # waiter, and name the spinner among the tasks that ran instead.
@@ -35,8 +35,12 @@ case_waits_behind_spinner() {
   res=$(jsonq js "(function() local h
       for _, x in ipairs(d.histograms) do if x.tid == $waiter then h = x end end
       if not h then return 'none' end
-      local behind = false
-      for _, r in ipairs(h.ran_instead) do if r.tid == $busy and r.comm == 'vns-busy' then behind = true end end
+      local behind, seen = false, {}
+      for _, r in ipairs(h.ran_instead) do
+        if r.tid == $busy and r.comm == 'vns-busy' then behind = true end
+        seen[#seen + 1] = r.comm:gsub(' ', '_') .. ':' .. r.count
+      end
+      if not behind then behind = 'false(' .. table.concat(seen, ',') .. ')' end
       local only = #d.histograms == 1 and h.comm == 'vns-waiter' and h.pid == $pid
       return h.count .. ' ' .. tostring(behind) .. ' ' .. tostring(only) .. ' ' .. tostring(h.max_ns > 0) end)()")
   read -r count behind only max <<<"$res"

@@ -212,6 +212,7 @@ local type_specs = {
   proto = { name = "t-proto", type = "proto" },
   pid = { name = "t-pid", type = "pid" },
   comm = { name = "t-comm", type = "comm" },
+  comms = { name = "t-comms", type = "comms" },
   filter = { name = "t-filter", type = "filter" },
   path = { name = "t-path", type = "path" },
 }
@@ -227,6 +228,7 @@ for _, text in ipairs(syntax) do
 end
 allowed.comm = {}
 for _, text in ipairs(syntax) do allowed.comm[text] = true end
+allowed.comms = allowed.comm  -- the same names, in a list
 -- A path (--pack) is only opened, never pasted into C: any printable
 -- text of 1-4096 characters. Control characters and overlong text are
 -- still refused (crafted's "tcp\n", "1\r", "a\0b" and 100000 bytes).
