@@ -9,4 +9,5 @@ return {
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["offcpu"] = { "offcputime-ts" },
   ["sched-latency"] = { "sched_latency_monitor", "sched_latency_monitor.sh" },
+  ["cpu-monitor"] = { "cpu_monitor", "cpu_monitor.sh" },
 }

@@ -5,6 +5,7 @@
 -- its own PID namespace sees them (a container's view of its pids).
 local errors = require "vns.errors"
 local kernel = require "vns.kernel"
+local options = require "vns.options"
 local template = require "vns.template"
 local tracepoint = require "vns.tracepoint"
 
@@ -58,5 +59,30 @@ function M.ns_ids(cache, pid, tid)
   end
   if hit then return hit[1], hit[2] end
 end
+
+-- A CPU list as the kernel writes them (0,2-5): the CPU numbers,
+-- sorted, each once; at most 4096.
+M.MAX_CPU = 4095
+function M.cpus(text)
+  if #text > 1024 then return nil end
+  local seen, list = {}, {}
+  for item in (text .. ","):gmatch("([^,]*),") do
+    local a, b = item:match("^(%d+)%-(%d+)$")
+    a = a or item:match("^(%d+)$")
+    b = b or a
+    a, b = a and #a <= 5 and math.tointeger(tonumber(a)), b and #b <= 5 and math.tointeger(tonumber(b))
+    if not a or not b or a > b or b > M.MAX_CPU then return nil end
+    for c = a, b do
+      if not seen[c] then seen[c], list[#list + 1] = true, c end
+    end
+  end
+  table.sort(list)
+  return list
+end
+
+options.types.cpus = {
+  parse = function(text) return M.cpus(text) end,
+  form = function() return string.format("CPU numbers 0-%d and ranges LO-HI, comma-separated (0,2-3)", M.MAX_CPU) end,
+}
 
 return M

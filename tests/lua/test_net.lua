@@ -5,6 +5,7 @@ local net = require "vns.net"
 local options = require "vns.options"
 local template = require "vns.template"
 require "vns.filter"  -- registers the "filter" type: it is checked below too
+require "vns.sched"  -- registers "cpus" (cpu-monitor)
 local h = require "helpers"
 local eq, usage_err, has = h.eq, h.usage_err, h.has
 
@@ -213,6 +214,7 @@ local type_specs = {
   pid = { name = "t-pid", type = "pid" },
   comm = { name = "t-comm", type = "comm" },
   comms = { name = "t-comms", type = "comms" },
+  cpus = { name = "t-cpus", type = "cpus" },
   filter = { name = "t-filter", type = "filter" },
   path = { name = "t-path", type = "path" },
 }
