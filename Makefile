@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit lua-test integration bench bench-filter bench-drops install clean
+.PHONY: all deps build demo test unit lua-test integration bench bench-filter bench-drops bench-offcpu install clean
 
 all: build
 
@@ -28,12 +28,16 @@ bench: build
 	bench/startup $(BUILD)/vnetscope
 	bench/filter $(BUILD)/vnetscope
 	bench/drops $(BUILD)/vnetscope
+	bench/offcpu $(BUILD)/vnetscope
 
 bench-filter: build
 	bench/filter $(BUILD)/vnetscope
 
 bench-drops: build
 	bench/drops $(BUILD)/vnetscope
+
+bench-offcpu: build
+	bench/offcpu $(BUILD)/vnetscope
 
 install: build
 	cmake --install $(BUILD)

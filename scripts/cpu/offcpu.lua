@@ -13,7 +13,7 @@
 -- Sample output:
 --   Tracing off-CPU time by thread, kernel and user stack (and waker)... Hit Ctrl-C to end.
 --
---   12:00:05  off-CPU: 1.502 s in 30 blocks (3 stacks)
+--   12:00:05  off-CPU: 1.502 s in 30 blocks, 3 rows
 --     TOTAL_US  BLOCKS  MAX_US   PID   TID  NS_PID/TID  COMM
 --      1500210      30   50112  4242  4243  -           sleeper
 --         __schedule+0x2e2
@@ -193,7 +193,7 @@ local function render(run, data, out, final)
     return
   end
   local title = final and "Total since start" or output.timestamp()
-  out:write(string.format("\n%s  off-CPU: %s s in %d blocks (%d stacks)\n", title,
+  out:write(string.format("\n%s  off-CPU: %s s in %d blocks, %d rows\n", title,
                           string.format("%.3f", data.total_ns / 1e9), data.blocks, data.stacks))
   if data.lost.threads + data.lost.blocks > 0 then
     out:write(string.format("  (not counted, maps full: %d threads, %d blocks; raise --max-threads / --max-keys)\n",
