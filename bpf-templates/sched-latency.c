@@ -84,13 +84,18 @@ static __always_inline int comm_match(struct task_struct *t)
   return comm_words_match(lcomm.w[0], lcomm.w[1]);
 }
 
-/* t becomes runnable now (tid, tgid: its ids). */
-static __always_inline void enqueue(struct task_struct *t, u32 tid, u32 tgid, u64 now)
+/* t becomes runnable now (tid, tgid: its ids). A wakeup of a thread
+ * already waiting (preempted, then woken) keeps the earlier start. */
+static __always_inline void enqueue(struct task_struct *t, u32 tid, u32 tgid, u64 now, int woken)
 {
   if (tid == 0 || !({{ FILTER }}))
     return;
-  if (queued.update(&tid, &now))
+  if (woken) {
+    if (!queued.lookup(&tid) && queued.insert(&tid, &now))
+      count_lost(0);
+  } else if (queued.update(&tid, &now)) {
     count_lost(0);
+  }
 }
 
 static __always_inline void record(struct task_struct *prev, struct task_struct *next, u64 now)
@@ -155,9 +160,13 @@ VNS_TP(sched, sched_switch)
   struct task_struct *next = VNS_ARG(sched_switch, next);
   u64 now = bpf_ktime_get_ns();
   /* Preempted (or yielding) prev waits on the run queue from now. */
+  u64 id = bpf_get_current_pid_tgid();
   if (VNS_ARG(sched_switch, preempt) || VNS_SWITCH_PREV_STATE(prev) == 0) {
-    u64 id = bpf_get_current_pid_tgid();
-    enqueue(prev, (u32)id, id >> 32, now);
+    enqueue(prev, (u32)id, id >> 32, now, 0);
+  } else {
+    /* It blocks: a wakeup seen before it got here is not a wait. */
+    u32 tid = (u32)id;
+    queued.delete(&tid);
   }
   record(prev, next, now);
   return 0;
@@ -166,13 +175,13 @@ VNS_TP(sched, sched_switch)
 VNS_TP(sched, sched_wakeup)
 {
   struct task_struct *t = VNS_ARG(sched_wakeup, p);
-  enqueue(t, vns_task_tid(t), vns_task_tgid(t), bpf_ktime_get_ns());
+  enqueue(t, vns_task_tid(t), vns_task_tgid(t), bpf_ktime_get_ns(), 1);
   return 0;
 }
 
 VNS_TP(sched, sched_wakeup_new)
 {
   struct task_struct *t = VNS_ARG(sched_wakeup_new, p);
-  enqueue(t, vns_task_tid(t), vns_task_tgid(t), bpf_ktime_get_ns());
+  enqueue(t, vns_task_tid(t), vns_task_tgid(t), bpf_ktime_get_ns(), 1);
   return 0;
 }
