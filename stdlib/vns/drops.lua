@@ -50,6 +50,7 @@ end
 
 -- "function+0xoffset", or the bare address when it has no symbol.
 local function frame_text(sym, offset, addr)
+  if sym == "[unknown]" then sym = nil end  -- the engine's word for no symbol
   return sym and string.format("%s+0x%x", sym, offset) or string.format("0x%x", addr)
 end
 
@@ -76,22 +77,25 @@ local stacks = setmetatable({}, { __mode = "k" })  -- stack map -> id -> frames
 
 -- The frames of a BPF_STACK_TRACE id, innermost first, symbolized once per
 -- map and id (the tools never delete stacks, so an id keeps its frames);
--- nil without a map or for a failed walk (negative id).
-function M.stack(map, id)
+-- nil without a map or for a failed walk (negative id). pid: a user
+-- stack (BPF_F_USER_STACK) of that process, symbolized in its address
+-- space while it runs (addresses once it is gone).
+function M.stack(map, id, pid)
   if not map or id == nil or id < 0 then return nil end
   local cache = stacks[map] or {}
   stacks[map] = cache
-  if not cache[id] then
+  local slot = pid and (id .. "@" .. pid) or id
+  if not cache[slot] then
     local frames, inner = output.array(), true
-    for _, fr in ipairs(map:stack(id) or {}) do
+    for _, fr in ipairs(map:stack(id, pid) or {}) do
       -- A raw tracepoint's stack starts in the program and the code
       -- that runs it; a classic one's at the tracepoint: the same here.
       inner = inner and fr.sym ~= nil and is_tracing_frame(fr.sym)
       if not inner then frames[#frames + 1] = frame_text(fr.sym, fr.offset, fr.addr) end
     end
-    cache[id] = frames
+    cache[slot] = frames
   end
-  return cache[id]
+  return cache[slot]
 end
 
 return M

@@ -259,6 +259,23 @@ function Comm:__tostring() return self.name end
 -- The zero-padded char[16] as two 64-bit words, as a program loads them.
 function Comm:words() return template.ifname_words(self.name) end
 
+-- Task names, comma-separated, a trailing * making one a prefix
+-- (ovs-vswitchd,vhost-*,qemu*): a list of {name, prefix}, each name
+-- checked as a comm; at most 8 (each is a test in the program).
+M.MAX_COMMS = 8
+function M.comms(text)
+  local list = {}
+  for item in (text .. ","):gmatch("([^,]*),") do
+    local ok, why = M.comm(item)
+    if not ok then return nil, why end
+    local name, star = item:match("^(.-)(%*?)$")
+    if name == "" or name:find("*", 1, true) then return nil, "'*' only at the end of a name" end
+    list[#list + 1] = { name = name, prefix = star == "*" }
+  end
+  if #list > M.MAX_COMMS then return nil, "at most " .. M.MAX_COMMS .. " names" end
+  return list
+end
+
 -- ---- option types -----------------------------------------------------------
 
 options.types.addrs = {
@@ -280,6 +297,11 @@ options.types.pid = {
 options.types.comm = {
   parse = function(text) return M.comm(text) end,
   form = function() return "a task name of 1-15 printable characters" end,
+}
+
+options.types.comms = {
+  parse = function(text) return M.comms(text) end,
+  form = function() return "task names, comma-separated, a trailing * for a prefix (ovs-vswitchd,vhost-*,qemu*)" end,
 }
 
 -- The common options of DESIGN.md, by name; options{...} picks some.

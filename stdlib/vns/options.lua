@@ -159,8 +159,12 @@ function M.common(defaults, kind)
     list[#list + 1] = { name = "top", short = "t", type = "integer", min = 1, max = 100000,
                         default = defaults.top or 20, help = "rows per report" }
   end
-  list[#list + 1] = { name = "format", type = "choice", values = { "text", "json" }, default = "text",
-                      help = "text, or one JSON object per line" }
+  -- defaults.formats: more than text and json (e.g. folded stacks); the
+  -- tool's render gets them.
+  local formats = { "text", "json" }
+  for _, f in ipairs(defaults.formats or {}) do formats[#formats + 1] = f end
+  list[#list + 1] = { name = "format", type = "choice", values = formats, default = "text",
+                      help = "text, or one JSON object per line" .. (defaults.formats and ", or " .. table.concat(defaults.formats, ", ") or "") }
   list[#list + 1] = { name = "emit-c", type = "flag", help = "print the generated BPF C and exit" }
   list[#list + 1] = { name = "no-cache", type = "flag", help = "compile, neither using nor filling the cache" }
   list[#list + 1] = { name = "pack", type = "path",

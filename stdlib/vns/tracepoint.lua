@@ -45,6 +45,20 @@ M.known = {
     { name = "reason", field = "reason", ctype = "u32", btf = "enum skb_drop_reason", since = { 5, 17 } },
     { name = "rx_sk", field = "rx_skaddr", ctype = "struct sock *", btf = "struct sock *", since = { 6, 11 } },
   },
+  -- The CPU tools read the tasks themselves (vns/sched.h): a classic
+  -- record has no task pointers (field false: absent there).
+  ["sched:sched_switch"] = {
+    { name = "preempt", field = false, ctype = "u64", btf = "bool" },
+    { name = "prev", field = false, ctype = "struct task_struct *", btf = "struct task_struct *" },
+    { name = "next", field = false, ctype = "struct task_struct *", btf = "struct task_struct *" },
+    { name = "prev_state", field = "prev_state", ctype = "u64", btf = "unsigned int", since = { 5, 18 } },
+  },
+  ["sched:sched_wakeup"] = {
+    { name = "p", field = false, ctype = "struct task_struct *", btf = "struct task_struct *" },
+  },
+  ["sched:sched_wakeup_new"] = {
+    { name = "p", field = false, ctype = "struct task_struct *", btf = "struct task_struct *" },
+  },
 }
 
 M.RAW_SINCE = { 4, 17 }

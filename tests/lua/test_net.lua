@@ -5,6 +5,7 @@ local net = require "vns.net"
 local options = require "vns.options"
 local template = require "vns.template"
 require "vns.filter"  -- registers the "filter" type: it is checked below too
+require "vns.sched"  -- registers "cpus" (cpu-monitor)
 local h = require "helpers"
 local eq, usage_err, has = h.eq, h.usage_err, h.has
 
@@ -212,6 +213,8 @@ local type_specs = {
   proto = { name = "t-proto", type = "proto" },
   pid = { name = "t-pid", type = "pid" },
   comm = { name = "t-comm", type = "comm" },
+  comms = { name = "t-comms", type = "comms" },
+  cpus = { name = "t-cpus", type = "cpus" },
   filter = { name = "t-filter", type = "filter" },
   path = { name = "t-path", type = "path" },
 }
@@ -227,6 +230,7 @@ for _, text in ipairs(syntax) do
 end
 allowed.comm = {}
 for _, text in ipairs(syntax) do allowed.comm[text] = true end
+allowed.comms = allowed.comm  -- the same names, in a list
 -- A path (--pack) is only opened, never pasted into C: any printable
 -- text of 1-4096 characters. Control characters and overlong text are
 -- still refused (crafted's "tcp\n", "1\r", "a\0b" and 100000 bytes).

@@ -45,7 +45,7 @@ function T.kfree_skb_by_btf()
   local args, why = tracepoint.raw_args("skb", "kfree_skb", { "struct sk_buff *", "int" })
   eq(args, nil)
   has(why, "argument 2")
-  eq(tracepoint.raw_args("sched", "sched_switch", { "bool" }), nil)
+  eq(tracepoint.raw_args("sched", "sched_process_exec", { "struct task_struct *" }), nil)
 end
 
 function T.probe_raw_and_classic()
