@@ -7,4 +7,7 @@ return {
   ["drop-details"] = { "eth_drop" },
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
+  ["skb-trace"] = { "tun-abnormal-gso-type", "trace-qdisc-dequeue", "trace_dev_queue_xmit", "trace_tc_qdisc",
+                    "trace_offloading_segment", "trace_vlanvm_udp_workload", "vpc-vm-udp-datapath",
+                    "trace-abnormal-arp" },
 }
