@@ -106,13 +106,17 @@ local function attach_kprobes(run)
   run.attach_s = (core.monotime() - t0) / 1e9
   run.nkprobes = #set.kprobes
   run.npoints = #set.tracepoints + #set.kprobes
+  if #set.no_kprobes > 0 then
+    io.stderr:write(string.format("skb-trace: this kernel has no kprobes: the groups' %d functions are not traced (%s)\n",
+                                  #set.no_kprobes, table.concat(set.no_kprobes, ", ")))
+  end
   if #set.skipped > 0 then
     io.stderr:write(string.format("skb-trace: %d probe points not on this kernel, skipped: %s\n",
                                   #set.skipped, table.concat(set.skipped, ", ")))
   end
   if run.opts.format == "json" then
     output.json_line(io.stdout, { type = "attach", probes = run.npoints, kprobes = run.nkprobes,
-                                  attach_s = run.attach_s, skipped = set.skipped })
+                                  attach_s = run.attach_s, skipped = set.skipped, no_kprobes = set.no_kprobes })
   end
 end
 

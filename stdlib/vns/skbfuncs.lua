@@ -7,6 +7,7 @@
 --   set.tracepoints  { {cat, name, group, id} }   exist on this kernel
 --   set.kprobes      { {fn, sym, arg, group, id} } sym: the symbol to attach
 --   set.skipped      { "fn (why)" }                group members not here
+--   set.no_kprobes   { fn }                        group members skipped: no kprobes here
 --
 -- Where the skb is: from the kernel's BTF (the FUNC's parameter types)
 -- when it has one, else from the table below (the prototypes of the
@@ -161,7 +162,8 @@ function M.skb_position(fn, btf_args)
     return nil, "no struct sk_buff * argument in its BTF prototype"
   end
   if M.skb_arg[fn] then return M.skb_arg[fn], "table" end
-  return nil, "no BTF here and not in skb-trace's table: give it as " .. fn .. ":N"
+  return nil, (btf_args == false and "not in this kernel's BTF" or "no kernel BTF")
+              .. " nor in skb-trace's table: say where its skb is, as " .. fn .. ":N"
 end
 
 -- ---- resolve ---------------------------------------------------------------------
@@ -186,18 +188,24 @@ end
 
 local function add_kprobe(set, fn, arg, group, user, kprobes_ok)
   if set.seen[fn] then return end
+  -- A function the user named on a kernel without kprobes stays in the
+  -- set: its program is still generated (and `check` loads it), and
+  -- attaching it fails with the engine's one clear message.
   local sym = kernel.is_target() and fn or M.symbol(fn)
   local why
-  if not kprobes_ok then why = "kprobes not supported here"
-  elseif not sym then why = "not in /proc/kallsyms: inlined or not built" end
+  if not sym then why = "not in /proc/kallsyms: no such function, inlined or not built"
+  elseif not kprobes_ok and not user then why = "kprobes not supported here" end
   local pos, how = arg, "given"
   if not why and not pos then
     pos, how = M.skb_position(fn)
     if not pos then why = how end
   end
   if why then
-    if user and not kprobes_ok then errors.unsupported("--func %s: kprobes are not supported by this kernel", fn) end
     if user then errors.fail("--func %s: %s", fn, why) end
+    if sym and not kprobes_ok then
+      set.no_kprobes[#set.no_kprobes + 1] = fn
+      return
+    end
     set.skipped[#set.skipped + 1] = fn .. " (" .. why .. ")"
     return
   end
@@ -208,7 +216,7 @@ end
 -- Every probe point of the groups and the user's --func list that this
 -- kernel has. kprobes_ok: whether this kernel can attach kprobes at all.
 function M.resolve(groups, funcs, kprobes_ok)
-  local set = { tracepoints = {}, kprobes = {}, skipped = {}, seen = {} }
+  local set = { tracepoints = {}, kprobes = {}, skipped = {}, no_kprobes = {}, seen = {} }
   for _, g in ipairs(groups or {}) do
     for _, item in ipairs(M.groups[g]) do
       local cat, name = item:match("^(%a+):([%a_][%w_]*)$")
