@@ -8,7 +8,8 @@
  * kfree_skb/consume_skb end it (the address may then be reused by
  * another packet). With --track a known skb is reported without
  * filtering again: after encapsulation or NAT the filter may no longer
- * see the headers that matched. Filters run first, the budget last. */
+ * see the headers that matched. kfree_skb/consume_skb report only the
+ * skbs of a path. Filters run first, the budget last. */
 #include <vns/tp.h>
 #include <vns/dev.h>
 #include <vns/flow.h>
@@ -189,6 +190,9 @@ static __always_inline int hit(void *ctx, struct sk_buff *skb, u32 probe, u64 ip
   struct vns_flow f = {};
   struct vns_flow fi = {};
   struct skbtrace_path *p = vns_paths.lookup(&key);
+  /* kfree_skb and consume_skb end the paths seen before; they start none. */
+  if (end && !p)
+    return 0;
 #if TRACK
   if (p) {
     ev.tracked = 1;
