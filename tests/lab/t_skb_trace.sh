@@ -115,7 +115,7 @@ case_track_vxlan() {
   grep '"type":"attach"' "$CASE_DIR/st.out" | sed 's/^/    attach: /'
   # (B's ICMP errors coming back in on $vxa start paths of their own.)
   expect_eq "paths of the datagrams, started at $vxa" 5 "$(count_events st "r.seq == 1 and r.dev == '$vxa'
-    and r.probe == 'net_dev_queue' and r.dport == 9999 and not r.tracked")"
+    and r.dport == 9999 and not r.tracked")"
   expect_eq "tracked on the underlay at B: outer VXLAN, inner flow to 9999" 5 \
     "$(count_events st "r.tracked and r.dev == '${PFX}b' and r.probe == 'netif_receive_skb' and r.tunnel == 'vxlan'
       and r.dport == 4789 and r.inner and r.inner.dport == 9999 and r.inner.dst == '10.231.81.2'")"
