@@ -29,7 +29,7 @@ M.groups = {
   xmit = { "net:net_dev_queue", "net:net_dev_start_xmit", "net:net_dev_xmit",
            "__dev_queue_xmit", "dev_hard_start_xmit", "validate_xmit_skb", "dev_queue_xmit_nit" },
   receive = { "net:netif_rx", "net:napi_gro_receive_entry", "net:netif_receive_skb",
-              "__netif_receive_skb_core", "ip_rcv", "ipv6_rcv", "ip_local_deliver", "udp_rcv", "tcp_v4_rcv" },
+              "__netif_receive_skb", "ip_rcv", "ipv6_rcv", "ip_local_deliver", "udp_rcv", "tcp_v4_rcv" },
   qdisc = { "qdisc:qdisc_enqueue", "qdisc:qdisc_dequeue", "sch_direct_xmit", "tcf_classify",
             "sch_handle_egress", "sch_handle_ingress", "tcf_action_exec" },
   gso = { "__skb_gso_segment", "skb_mac_gso_segment", "inet_gso_segment", "ipv6_gso_segment",

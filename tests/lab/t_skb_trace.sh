@@ -100,7 +100,10 @@ case_track_vxlan() {
   veth_like() { ip -n "$1" addr add "$3" dev "$2" && ip -n "$1" link set "$2" address "$4" up; }
   veth_like "$NS_A" "$vxa" 10.231.81.1/24 02:00:51:00:00:01
   veth_like "$NS_B" "$vxb" 10.231.81.2/24 02:00:51:00:00:02
+  # Static neighbours both ways: no ARP through the tunnel while tracing
+  # (an ARP reply leaving $vxa would start a path of its own).
   ip -n "$NS_A" neigh replace 10.231.81.2 lladdr 02:00:51:00:00:02 dev "$vxa" nud permanent
+  ip -n "$NS_B" neigh replace 10.231.81.1 lladdr 02:00:51:00:00:01 dev "$vxb" nud permanent
   tool_start st skb-trace --group xmit,receive,tunnel --dev "$vxa" --track --format json -i 1 -d 900
   wait_line st '"type":"stats"'
   send_udp_from "$NS_A" 10.231.81.2 9999 40000 5
@@ -119,7 +122,8 @@ case_track_vxlan() {
   expect_eq "tracked on the underlay at B: outer VXLAN, inner flow to 9999" 5 \
     "$(count_events st "r.tracked and r.dev == '${PFX}b' and r.probe == 'netif_receive_skb' and r.tunnel == 'vxlan'
       and r.dport == 4789 and r.inner and r.inner.dport == 9999 and r.inner.dst == '10.231.81.2'")"
-  expect_eq "tracked through decapsulation (vxlan_rcv)" 5 "$(count_events st "r.tracked and r.probe:match('^vxlan_rcv')")"
+  expect_eq "tracked through decapsulation (vxlan_rcv)" 5 "$(count_events st "r.tracked and r.probe:match('^vxlan_rcv')
+    and r.inner and r.inner.dport == 9999")"
   expect_eq "tracked to $vxb (the inner packet)" 5 \
     "$(count_events st "r.tracked and r.dev == '$vxb' and r.probe == 'netif_receive_skb' and r.dport == 9999")"
   expect_eq "paths ended at B's drop (kfree_skb)" 5 "$(count_events st "r.probe == 'kfree_skb' and r.dev == '$vxb'")"
