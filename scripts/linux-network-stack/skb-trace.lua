@@ -91,6 +91,8 @@ local function program(opts, f)
 end
 
 -- ---- attach: every kprobe with the one program of its skb position -------------
+-- Before the tracepoints and the "Tracing" line (prepare, not setup): the
+-- report intervals then start once everything is attached.
 
 local function attach_kprobes(run)
   local set = probe_set(run.opts)
@@ -227,7 +229,7 @@ return tool.details {
   check_variants = { { "--track" }, { "--group", "qdisc,gso,tunnel,ovs,tun", "--gso-anomaly" },
                      { "--func", "tun_net_xmit,net:net_dev_queue", "--track", "--dev", "eth0" } },
   program = program,
-  setup = attach_kprobes,
+  prepare = attach_kprobes,
   events = "events",
   decode = decode,
   header = header,
