@@ -5,7 +5,9 @@
  *   core.btf_tracepoint_args(name) -> { "struct sk_buff *", "void *", ... }
  *     the arguments a raw tracepoint program gets (TP_PROTO), from the
  *     kernel BTF's typedef btf_trace_<name>; false when BTF lacks it, nil
- *     and a message without kernel BTF. */
+ *     and a message without kernel BTF.
+ *   core.btf_func_args(name) -> the parameter types of a kernel function
+ *     (its BTF FUNC), the same way. */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -219,10 +221,46 @@ static int core_have_ringbuf(lua_State *L)
   return 1;
 }
 
+/* core.btf_func_args(name) -> { "struct sk_buff *", ... }: the parameter
+ * types of a kernel function as its BTF FUNC says (where a kprobe tool
+ * finds its skb argument); false when BTF has no such function, nil and
+ * why without BTF. */
+static int core_btf_func_args(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  if (!vmlinux_btf)
+    vmlinux_btf = btf__load_vmlinux_btf();
+  if (!vmlinux_btf) {
+    lua_pushnil(L);
+    lua_pushstring(L, "no kernel BTF");
+    return 2;
+  }
+  int id = btf__find_by_name_kind(vmlinux_btf, name, BTF_KIND_FUNC);
+  const struct btf_type *t = id > 0 ? btf__type_by_id(vmlinux_btf, id) : NULL;
+  t = t ? btf__type_by_id(vmlinux_btf, t->type) : NULL;
+  if (!t || !btf_is_func_proto(t)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  const struct btf_param *p = btf_params(t);
+  int n = btf_vlen(t);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    type_text(vmlinux_btf, p[i].type, &b, 0);
+    luaL_pushresult(&b);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
 void lfeatures_register(lua_State *L)
 {
   lua_pushcfunction(L, core_have_ringbuf);
   lua_setfield(L, -2, "have_ringbuf");
+  lua_pushcfunction(L, core_btf_func_args);
+  lua_setfield(L, -2, "btf_func_args");
   lua_pushcfunction(L, core_btf_tracepoint_args);
   lua_setfield(L, -2, "btf_tracepoint_args");
   lua_pushcfunction(L, core_features);

@@ -13,4 +13,7 @@ return {
   ["offcpu"] = { "offcputime-ts" },
   ["sched-latency"] = { "sched_latency_monitor", "sched_latency_monitor.sh" },
   ["cpu-monitor"] = { "cpu_monitor", "cpu_monitor.sh" },
+  ["skb-trace"] = { "tun-abnormal-gso-type", "trace-qdisc-dequeue", "trace_dev_queue_xmit", "trace_tc_qdisc",
+                    "trace_offloading_segment", "trace_vlanvm_udp_workload", "vpc-vm-udp-datapath",
+                    "trace-abnormal-arp" },
 }

@@ -61,6 +61,31 @@ M.known = {
   },
 }
 
+-- The net and qdisc tracepoints a packet passes (skb-trace): only the
+-- arguments up to the skb. Since 4.17 each has had these first.
+local function skb_first(btf)
+  return { { name = "skb", field = "skbaddr", ctype = "struct sk_buff *", btf = btf or "struct sk_buff *" } }
+end
+for _, tp in ipairs({ "net:net_dev_queue", "net:net_dev_xmit", "net:netif_receive_skb", "net:netif_rx",
+                      "skb:consume_skb" }) do
+  M.known[tp] = skb_first()
+end
+for _, tp in ipairs({ "net:net_dev_start_xmit", "net:napi_gro_receive_entry", "net:netif_receive_skb_entry",
+                      "net:netif_rx_entry", "skb:skb_copy_datagram_iovec" }) do
+  M.known[tp] = skb_first("const struct sk_buff *")
+end
+M.known["qdisc:qdisc_dequeue"] = {
+  { name = "qdisc", field = "qdisc", ctype = "void *", btf = "struct Qdisc *" },
+  { name = "txq", field = "txq", ctype = "void *", btf = "const struct netdev_queue *" },
+  { name = "packets", field = "packets", ctype = "int", btf = "int" },
+  { name = "skb", field = "skbaddr", ctype = "struct sk_buff *", btf = "struct sk_buff *" },
+}
+M.known["qdisc:qdisc_enqueue"] = {
+  { name = "qdisc", field = "qdisc", ctype = "void *", btf = "struct Qdisc *" },
+  { name = "txq", field = "txq", ctype = "void *", btf = "const struct netdev_queue *" },
+  { name = "skb", field = "skbaddr", ctype = "struct sk_buff *", btf = "struct sk_buff *", since = { 5, 15 } },
+}
+
 M.RAW_SINCE = { 4, 17 }
 
 local modes = { auto = true, raw = true, classic = true }

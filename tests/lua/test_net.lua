@@ -6,6 +6,7 @@ local options = require "vns.options"
 local template = require "vns.template"
 require "vns.filter"  -- registers the "filter" type: it is checked below too
 require "vns.sched"  -- registers "cpus" (cpu-monitor)
+require "vns.skbfuncs"  -- registers skb-trace's "skb_groups" and "skb_funcs"
 local h = require "helpers"
 local eq, usage_err, has = h.eq, h.usage_err, h.has
 
@@ -217,6 +218,8 @@ local type_specs = {
   cpus = { name = "t-cpus", type = "cpus" },
   filter = { name = "t-filter", type = "filter" },
   path = { name = "t-path", type = "path" },
+  skb_groups = { name = "t-groups", type = "skb_groups" },
+  skb_funcs = { name = "t-funcs", type = "skb_funcs" },
 }
 
 -- Names the kernel allows: an interface name may hold quotes and

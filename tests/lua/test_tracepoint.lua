@@ -68,10 +68,10 @@ end
 
 -- A tracepoint outside the table is classic, its format fields the arguments.
 function T.unknown_tracepoint_is_classic()
-  if not kernel.has_tracepoint("net", "netif_receive_skb") then return end
-  local tp = tracepoint.probe("net", "netif_receive_skb", "auto")
+  if not kernel.has_tracepoint("napi", "napi_poll") then return end
+  local tp = tracepoint.probe("napi", "napi_poll", "auto")
   eq(tp.raw, false)
-  has(tp.code.text, "#define VNS_TP_ARG_netif_receive_skb_skbaddr (args->skbaddr)")
+  has(tp.code.text, "#define VNS_TP_ARG_napi_poll_work (args->work)")
   hasnt(tp.code.text, "common_")
 end
 
