@@ -8,5 +8,6 @@ return {
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["virtio-irq"] = { "virtnet_irq_monitor" },
+  ["virtio-queues"] = { "trace_int_final" },
   ["napi-poll"] = { "virtnet_poll_monitor", "virtnet_poll_stack_stats" },
 }

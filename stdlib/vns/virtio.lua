@@ -103,4 +103,82 @@ function M.select(devices, dev)
   return out
 end
 
+-- ---- the layout of the private ring structs (virtio-queues) -------------
+
+-- Where each field the snapshot reads is: struct, member paths to try
+-- (the split ring moved into vring_virtqueue.split in 5.0).
+M.FIELDS = {
+  { "vdev_dev", "virtio_device", { "dev" } },
+  { "vdev_vqs", "virtio_device", { "vqs" } },
+  { "vdev_index", "virtio_device", { "index" } },
+  { "vq_name", "virtqueue", { "name" } },
+  { "vq_index", "virtqueue", { "index" } },
+  { "vq_num_free", "virtqueue", { "num_free" } },
+  { "num", "vring_virtqueue", { "split.vring.num", "vring.num" } },
+  { "avail", "vring_virtqueue", { "split.vring.avail", "vring.avail" } },
+  { "used", "vring_virtqueue", { "split.vring.used", "vring.used" } },
+  { "last_used", "vring_virtqueue", { "last_used_idx" } },
+  { "packed", "vring_virtqueue", { "packed_ring" }, optional = true },
+  { "broken", "vring_virtqueue", { "broken" } },
+}
+
+-- x86_64 layouts by kernel version, for kernels without BTF (4.19 with
+-- kernel-devel: vring_virtqueue is in no header). Each was checked
+-- against the BTF of that kernel (virtio_ring module BTF on 5.10 and
+-- 6.1; the source for 4.19, which has no BTF): tests/lab/t_virtio_queues.sh
+-- compares them on every lab kernel.
+M.LAYOUTS = {
+  { since = { 6, 1 }, before = { 6, 2 }, layout = {
+      vdev_dev = 16, vdev_vqs = 792, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44,
+      num = 88, avail = 104, used = 112, last_used = 80, packed = 64, broken = 66 } },
+  { since = { 5, 10 }, before = { 5, 11 }, layout = {
+      vdev_dev = 16, vdev_vqs = 784, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44,
+      num = 88, avail = 104, used = 112, last_used = 76, packed = 64, broken = 66 } },
+  { since = { 4, 19 }, before = { 4, 20 }, layout = {
+      vdev_dev = 8, vdev_vqs = 776, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44,
+      num = 56, avail = 72, used = 80, last_used = 100, packed = -1, broken = 89 } },
+}
+
+-- The layout from this kernel's BTF: {field = offset}, or nil and why.
+function M.btf_layout(btf_offset)
+  btf_offset = btf_offset or core.btf_offset
+  local out, where = {}, {}
+  for _, f in ipairs(M.FIELDS) do
+    local off, why, from
+    for _, path in ipairs(f[3]) do
+      local o, _, name = btf_offset(f[2], path)
+      if o then off, from = o, name break end
+      why = _
+    end
+    if not off and not f.optional then return nil, why end
+    out[f[1]] = off or -1
+    where[#where + 1] = from
+  end
+  return out, where
+end
+
+local function in_range(v, r)
+  local a, b = v[1], v[2]
+  local function ge(x) return a > x[1] or (a == x[1] and b >= x[2]) end
+  return ge(r.since) and not ge(r.before)
+end
+
+-- The table's layout for a kernel version {major, minor}, or nil.
+function M.table_layout(version)
+  for _, r in ipairs(M.LAYOUTS) do
+    if in_range(version, r) then return r.layout end
+  end
+end
+
+-- The layout to use: BTF where the kernel has the structs in it, else
+-- the table. Returns layout, source text; or nil and why.
+function M.layout(version, btf_offset)
+  local l, why = M.btf_layout(btf_offset)
+  if l then return l, "BTF" end
+  local t = M.table_layout(version)
+  if t then return t, string.format("built-in table for Linux %d.%d", version[1], version[2]) end
+  return nil, string.format("the virtio ring layout of Linux %d.%d is unknown: no BTF (%s) and no built-in table (4.19, 5.10, 6.1)",
+                            version[1], version[2], why)
+end
+
 return M
