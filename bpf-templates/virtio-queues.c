@@ -16,6 +16,7 @@
  * from BTF (module BTF included) or a table per kernel version. */
 #include <vns/tp.h>
 #include <vns/common.h>
+#include <vns/virtio.h>
 #include <linux/sched.h>
 #include <linux/fs.h>
 #if __has_include(<linux/fdtable.h>)
@@ -34,21 +35,6 @@
  * (loops are unrolled: 4.19 has no bounded loops). */
 #define MAX_VQS 17
 
-struct layout {
-  u32 pid;
-  s32 vdev_dev;        /* virtio_device.dev */
-  s32 vdev_vqs;        /* virtio_device.vqs */
-  s32 vdev_index;      /* virtio_device.index */
-  s32 vq_name;         /* virtqueue.name */
-  s32 vq_index;        /* virtqueue.index */
-  s32 vq_num_free;     /* virtqueue.num_free */
-  s32 num;             /* vring_virtqueue: (split.)vring.num */
-  s32 avail;           /* (split.)vring.avail */
-  s32 used;            /* (split.)vring.used */
-  s32 last_used;       /* last_used_idx */
-  s32 packed;          /* packed_ring, or -1 (no packed rings: before 5.0) */
-  s32 broken;          /* broken */
-};
 
 struct snap_key {
   u32 vdev;
@@ -69,13 +55,9 @@ struct snap {
   u8 broken;
 };
 
-BPF_ARRAY(layouts, struct layout, 1);
+BPF_ARRAY(layouts, struct vns_virtio_layout, 1);
 BPF_HASH(snaps, struct snap_key, struct snap, 256);
 
-static __always_inline void *at(void *base, s32 off)
-{
-  return (char *)base + off;
-}
 
 static __always_inline void *vdev_of(u32 fd)
 {
@@ -110,33 +92,33 @@ static __always_inline void *vdev_of(u32 fd)
   return kobj;
 }
 
-static __always_inline void snapshot(struct layout *l, u64 request, u32 vdev_index, void *vq)
+static __always_inline void snapshot(struct vns_virtio_layout *l, u64 request, u32 vdev_index, void *vq)
 {
   struct snap s = {};
   struct snap_key k = { .vdev = vdev_index };
   void *name = NULL, *avail = NULL, *used = NULL;
   s.request = request;
-  vns_read(&k.vq, sizeof(k.vq), at(vq, l->vq_index));
-  vns_read(&s.num_free, sizeof(s.num_free), at(vq, l->vq_num_free));
-  vns_read(&name, sizeof(name), at(vq, l->vq_name));
+  vns_read(&k.vq, sizeof(k.vq), vns_at(vq, l->vq_index));
+  vns_read(&s.num_free, sizeof(s.num_free), vns_at(vq, l->vq_num_free));
+  vns_read(&name, sizeof(name), vns_at(vq, l->vq_name));
   if (name)
     bpf_probe_read_str(s.name, sizeof(s.name), name);
   if (l->packed >= 0)
-    vns_read(&s.packed, 1, at(vq, l->packed));
-  vns_read(&s.broken, 1, at(vq, l->broken));
-  vns_read(&s.num, sizeof(s.num), at(vq, l->num));
-  vns_read(&s.last_used_idx, sizeof(s.last_used_idx), at(vq, l->last_used));
+    vns_read(&s.packed, 1, vns_at(vq, l->packed));
+  vns_read(&s.broken, 1, vns_at(vq, l->broken));
+  vns_read(&s.num, sizeof(s.num), vns_at(vq, l->num));
+  vns_read(&s.last_used_idx, sizeof(s.last_used_idx), vns_at(vq, l->last_used));
   if (!s.packed) {
-    vns_read(&avail, sizeof(avail), at(vq, l->avail));
-    vns_read(&used, sizeof(used), at(vq, l->used));
+    vns_read(&avail, sizeof(avail), vns_at(vq, l->avail));
+    vns_read(&used, sizeof(used), vns_at(vq, l->used));
     /* struct vring_avail / vring_used: u16 flags, u16 idx (uapi). */
     if (avail) {
       vns_read(&s.avail_flags, 2, avail);
-      vns_read(&s.avail_idx, 2, at(avail, 2));
+      vns_read(&s.avail_idx, 2, vns_at(avail, 2));
     }
     if (used) {
       vns_read(&s.used_flags, 2, used);
-      vns_read(&s.used_idx, 2, at(used, 2));
+      vns_read(&s.used_idx, 2, vns_at(used, 2));
     }
   }
   snaps.update(&k, &s);
@@ -145,7 +127,7 @@ static __always_inline void snapshot(struct layout *l, u64 request, u32 vdev_ind
 static __always_inline int requested(u32 fd, u64 offset)
 {
   u32 zero = 0;
-  struct layout *l = layouts.lookup(&zero);
+  struct vns_virtio_layout *l = layouts.lookup(&zero);
   if (!l || !l->pid || (bpf_get_current_pid_tgid() >> 32) != l->pid || (offset >> 32) != MAGIC)
     return 0;
   void *kobj = vdev_of(fd);
@@ -153,8 +135,8 @@ static __always_inline int requested(u32 fd, u64 offset)
     return 0;
   void *vdev = (char *)kobj - offsetof(struct device, kobj) - l->vdev_dev;
   u32 vdev_index = 0;
-  vns_read(&vdev_index, sizeof(vdev_index), at(vdev, l->vdev_index));
-  void *head = at(vdev, l->vdev_vqs), *pos = NULL;
+  vns_read(&vdev_index, sizeof(vdev_index), vns_at(vdev, l->vdev_index));
+  void *head = vns_at(vdev, l->vdev_vqs), *pos = NULL;
   /* virtqueue.list is its first member: a list node is its virtqueue. */
   vns_read(&pos, sizeof(pos), head);
 #pragma unroll

@@ -9,5 +9,6 @@ return {
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["virtio-irq"] = { "virtnet_irq_monitor" },
   ["virtio-queues"] = { "trace_int_final" },
+  ["virtio-rx-path"] = { "virtionet-rx-path-monitor", "virtionet-rx-path-summary", "trace_virtio_net_rcvbuf" },
   ["napi-poll"] = { "virtnet_poll_monitor", "virtnet_poll_stack_stats" },
 }

@@ -114,6 +114,10 @@ M.FIELDS = {
   { "vq_name", "virtqueue", { "name" } },
   { "vq_index", "virtqueue", { "index" } },
   { "vq_num_free", "virtqueue", { "num_free" } },
+  { "vq_vdev", "virtqueue", { "vdev" } },
+  -- receive_queue begins with its vq, then its napi, in every kernel
+  -- since 3.x; some kernels' BTF lacks virtio_net (5.10's).
+  { "rq_napi", "receive_queue", { "napi" }, default = 8 },
   { "num", "vring_virtqueue", { "split.vring.num", "vring.num" } },
   { "avail", "vring_virtqueue", { "split.vring.avail", "vring.avail" } },
   { "used", "vring_virtqueue", { "split.vring.used", "vring.used" } },
@@ -129,13 +133,13 @@ M.FIELDS = {
 -- compares them on every lab kernel.
 M.LAYOUTS = {
   { since = { 6, 1 }, before = { 6, 2 }, layout = {
-      vdev_dev = 16, vdev_vqs = 792, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44,
-      num = 88, avail = 104, used = 112, last_used = 80, packed = 64, broken = 66 } },
+      vdev_dev = 16, vdev_vqs = 784, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44, vq_vdev = 32, rq_napi = 8,
+      num = 96, avail = 112, used = 120, last_used = 88, packed = 72, broken = 75 } },
   { since = { 5, 10 }, before = { 5, 11 }, layout = {
-      vdev_dev = 16, vdev_vqs = 784, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44,
+      vdev_dev = 16, vdev_vqs = 784, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44, vq_vdev = 32, rq_napi = 8,
       num = 88, avail = 104, used = 112, last_used = 76, packed = 64, broken = 66 } },
   { since = { 4, 19 }, before = { 4, 20 }, layout = {
-      vdev_dev = 8, vdev_vqs = 776, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44,
+      vdev_dev = 8, vdev_vqs = 776, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44, vq_vdev = 32, rq_napi = 8,
       num = 56, avail = 72, used = 80, last_used = 100, packed = -1, broken = 89 } },
 }
 
@@ -150,8 +154,8 @@ function M.btf_layout(btf_offset)
       if o then off, from = o, name break end
       why = _
     end
-    if not off and not f.optional then return nil, why end
-    out[f[1]] = off or -1
+    if not off and not f.optional and not f.default then return nil, why end
+    out[f[1]] = off or f.default or -1
     where[#where + 1] = from
   end
   return out, where
