@@ -17,6 +17,7 @@
 #include <vns/tp.h>
 #include <vns/common.h>
 #include <vns/virtio.h>
+{{ VIRTIO_OFFSETS }}
 #include <linux/sched.h>
 #include <linux/fs.h>
 #if __has_include(<linux/fdtable.h>)
@@ -98,9 +99,9 @@ static __always_inline void snapshot(struct vns_virtio_layout *l, u64 request, u
   struct snap_key k = { .vdev = vdev_index };
   void *name = NULL, *avail = NULL, *used = NULL;
   s.request = request;
-  vns_read(&k.vq, sizeof(k.vq), vns_at(vq, l->vq_index));
-  vns_read(&s.num_free, sizeof(s.num_free), vns_at(vq, l->vq_num_free));
-  vns_read(&name, sizeof(name), vns_at(vq, l->vq_name));
+  vns_read(&k.vq, sizeof(k.vq), vns_at(vq, VNS_VIRTIO_OFF(l, vq_index)));
+  vns_read(&s.num_free, sizeof(s.num_free), vns_at(vq, VNS_VIRTIO_OFF(l, vq_num_free)));
+  vns_read(&name, sizeof(name), vns_at(vq, VNS_VIRTIO_OFF(l, vq_name)));
   if (name)
     bpf_probe_read_str(s.name, sizeof(s.name), name);
   if (l->packed >= 0)
@@ -133,10 +134,10 @@ static __always_inline int requested(u32 fd, u64 offset)
   void *kobj = vdev_of(fd);
   if (!kobj)
     return 0;
-  void *vdev = (char *)kobj - offsetof(struct device, kobj) - l->vdev_dev;
+  void *vdev = (char *)kobj - offsetof(struct device, kobj) - VNS_VIRTIO_OFF(l, vdev_dev);
   u32 vdev_index = 0;
-  vns_read(&vdev_index, sizeof(vdev_index), vns_at(vdev, l->vdev_index));
-  void *head = vns_at(vdev, l->vdev_vqs), *pos = NULL;
+  vns_read(&vdev_index, sizeof(vdev_index), vns_at(vdev, VNS_VIRTIO_OFF(l, vdev_index)));
+  void *head = vns_at(vdev, VNS_VIRTIO_OFF(l, vdev_vqs)), *pos = NULL;
   /* virtqueue.list is its first member: a list node is its virtqueue. */
   vns_read(&pos, sizeof(pos), head);
 #pragma unroll

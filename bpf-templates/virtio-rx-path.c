@@ -15,6 +15,7 @@
  * --details adds an event per probe hit, under the event budget. */
 #include <vns/common.h>
 #include <vns/virtio.h>
+{{ VIRTIO_OFFSETS }}
 
 #define DETAILS {{ DETAILS }}
 {{ BUDGET }}
@@ -94,16 +95,16 @@ static __always_inline struct vq_counts *counts_of(void *vq)
     return NULL;
   void *vdev = NULL, *name = NULL;
   struct vq_info info = {};
-  vns_read(&vdev, sizeof(vdev), vns_at(vq, l->vq_vdev));
+  vns_read(&vdev, sizeof(vdev), vns_at(vq, VNS_VIRTIO_OFF(l, vq_vdev)));
   if (!vdev)
     return NULL;
-  vns_read(&info.vdev, sizeof(info.vdev), vns_at(vdev, l->vdev_index));
+  vns_read(&info.vdev, sizeof(info.vdev), vns_at(vdev, VNS_VIRTIO_OFF(l, vdev_index)));
   u32 zero = 0;
   u64 *set = net_devices.lookup(&zero);
   if (!set || info.vdev >= 64 || !((*set >> info.vdev) & 1))
     return NULL;
-  vns_read(&info.index, sizeof(info.index), vns_at(vq, l->vq_index));
-  vns_read(&name, sizeof(name), vns_at(vq, l->vq_name));
+  vns_read(&info.index, sizeof(info.index), vns_at(vq, VNS_VIRTIO_OFF(l, vq_index)));
+  vns_read(&name, sizeof(name), vns_at(vq, VNS_VIRTIO_OFF(l, vq_name)));
   if (name)
     bpf_probe_read_str(info.name, sizeof(info.name), name);
   vqs.update(&key, &info);

@@ -7,6 +7,7 @@
 --   virtio.irqs(devices)     -> { {irq = 38, name = "virtio2-input.0", virtio =, dev =, queue = "input.0", counts = {per CPU}} }
 --   virtio.irq_counts()      -> { [irq] = {per CPU counts} } (one read of /proc/interrupts)
 local core = require "vns.core"
+local template = require "vns.template"
 
 local M = {}
 
@@ -126,39 +127,48 @@ M.FIELDS = {
   { "broken", "vring_virtqueue", { "broken" } },
 }
 
--- x86_64 layouts by kernel version, for kernels without BTF (4.19 with
--- kernel-devel: vring_virtqueue is in no header). Each was checked
--- against the BTF of that kernel (virtio_ring module BTF on 5.10 and
--- 6.1; the source for 4.19, which has no BTF): tests/lab/t_virtio_queues.sh
--- compares them on every lab kernel.
+-- x86_64 layouts by kernel version, for what a kernel's BTF lacks
+-- (4.19 has none; 5.10's has no vring_virtqueue). 6.1: every field as its
+-- BTF (virtio_ring and virtio_net module BTF) says. 5.10: the public
+-- fields as its BTF says, vring_virtqueue's from the v5.10 source (struct
+-- virtqueue is 56 bytes there, 72 on 6.1). 4.19: vring_virtqueue from the
+-- v4.19 source (the split ring directly in it, no packed ring); its
+-- public fields depend on the config (struct device), but a 4.19 with
+-- kernel-devel takes those from <linux/virtio.h> (offsets_code), not from
+-- here. tests/lab/t_virtio_queues.sh compares this table with BTF on
+-- every lab kernel and proves the rest by reading real rings.
 M.LAYOUTS = {
   { since = { 6, 1 }, before = { 6, 2 }, layout = {
       vdev_dev = 16, vdev_vqs = 784, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44, vq_vdev = 32, rq_napi = 8,
       num = 96, avail = 112, used = 120, last_used = 88, packed = 72, broken = 75 } },
   { since = { 5, 10 }, before = { 5, 11 }, layout = {
       vdev_dev = 16, vdev_vqs = 784, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44, vq_vdev = 32, rq_napi = 8,
-      num = 88, avail = 104, used = 112, last_used = 76, packed = 64, broken = 66 } },
+      num = 80, avail = 96, used = 104, last_used = 72, packed = 56, broken = 59 } },
   { since = { 4, 19 }, before = { 4, 20 }, layout = {
-      vdev_dev = 8, vdev_vqs = 776, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44, vq_vdev = 32, rq_napi = 8,
+      vdev_dev = 16, vdev_vqs = 776, vdev_index = 0, vq_name = 24, vq_index = 40, vq_num_free = 44, vq_vdev = 32, rq_napi = 8,
       num = 56, avail = 72, used = 80, last_used = 100, packed = -1, broken = 89 } },
 }
 
--- The layout from this kernel's BTF: {field = offset}, or nil and why.
+-- What this kernel's BTF says of each field: {field = offset} for those
+-- it has (a field with a default gets it when BTF lacks it), and the
+-- names of the fields it lacks.
 function M.btf_layout(btf_offset)
   btf_offset = btf_offset or core.btf_offset
-  local out, where = {}, {}
+  local out, missing = {}, {}
   for _, f in ipairs(M.FIELDS) do
-    local off, why, from
+    local off, why
     for _, path in ipairs(f[3]) do
-      local o, _, name = btf_offset(f[2], path)
-      if o then off, from = o, name break end
-      why = _
+      off, why = btf_offset(f[2], path)
+      if off then break end
     end
-    if not off and not f.optional and not f.default then return nil, why end
-    out[f[1]] = off or f.default or -1
-    where[#where + 1] = from
+    -- An optional member is absent (-1) only when BTF has its struct.
+    local no_struct = not off and (why or ""):find("is in no BTF")
+    if off then out[f[1]] = off
+    elseif f.default then out[f[1]] = f.default
+    elseif f.optional and not no_struct then out[f[1]] = -1
+    else missing[#missing + 1] = f[1] end
   end
-  return out, where
+  return out, missing
 end
 
 local function in_range(v, r)
@@ -174,15 +184,56 @@ function M.table_layout(version)
   end
 end
 
--- The layout to use: BTF where the kernel has the structs in it, else
--- the table. Returns layout, source text; or nil and why.
+-- The layout to use: each field from BTF where the kernel has it (module
+-- BTF included), else from the table of its version. Returns layout and
+-- where it came from; or nil and why.
 function M.layout(version, btf_offset)
-  local l, why = M.btf_layout(btf_offset)
-  if l then return l, "BTF" end
+  local l, missing = M.btf_layout(btf_offset)
+  if #missing == 0 then return l, "BTF" end
   local t = M.table_layout(version)
-  if t then return t, string.format("built-in table for Linux %d.%d", version[1], version[2]) end
-  return nil, string.format("the virtio ring layout of Linux %d.%d is unknown: no BTF (%s) and no built-in table (4.19, 5.10, 6.1)",
-                            version[1], version[2], why)
+  if not t then
+    return nil, string.format("the virtio ring layout of Linux %d.%d is unknown: BTF lacks %s and there is no built-in table for it (4.19, 5.10, 6.1)",
+                              version[1], version[2], table.concat(missing, ", "))
+  end
+  for _, name in ipairs(missing) do l[name] = t[name] end
+  local from = #missing == #M.FIELDS and "" or "BTF, and "
+  return l, string.format("%sthe built-in table for Linux %d.%d (%s)", from, version[1], version[2], table.concat(missing, ", "))
+end
+
+
+-- The public virtio structs (virtio_device, virtqueue: <linux/virtio.h>)
+-- are laid out by the kernel's own headers when the program is compiled
+-- against them (4.19 with kernel-devel, the lab's packs); with the header
+-- tree made from BTF they may be missing (virtio built as a module), so
+-- their offsets come at run time, like the private ones. For
+-- {{ VIRTIO_OFFSETS }}: VNS_VIRTIO_OFF(layout, field).
+M.PUBLIC = {
+  vdev_dev = "struct virtio_device, dev", vdev_vqs = "struct virtio_device, vqs",
+  vdev_index = "struct virtio_device, index", vq_name = "struct virtqueue, name",
+  vq_index = "struct virtqueue, index", vq_num_free = "struct virtqueue, num_free",
+  vq_vdev = "struct virtqueue, vdev",
+}
+
+-- has_header: whether the compile's header tree has <linux/virtio.h>
+-- (default: ask the engine which tree it compiles against).
+function M.offsets_code(has_header)
+  if has_header == nil then
+    local _, dir = core.kheaders()
+    has_header = dir ~= nil and core.stat(dir .. "/include/linux/virtio.h") ~= nil
+  end
+  if not has_header then
+    return template.code("/* virtio's public structs: offsets from BTF at run time */\n" ..
+                         "#define VNS_VIRTIO_OFF(l, f) ((l)->f)")
+  end
+  local lines = { "/* virtio's public structs: the kernel's headers */", "#include <linux/virtio.h>",
+                  "#define VNS_VIRTIO_OFF(l, f) VNS_VIRTIO_HDR_##f" }
+  local names = {}
+  for name in pairs(M.PUBLIC) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    lines[#lines + 1] = string.format("#define VNS_VIRTIO_HDR_%s offsetof(%s)", name, M.PUBLIC[name])
+  end
+  return template.code(table.concat(lines, "\n"))
 end
 
 return M
