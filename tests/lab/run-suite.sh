@@ -72,7 +72,11 @@ lab_kernel() {
     compile "$repo/tests/integration/fixtures/kprobe-count.lua" &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn tun_net_xmit &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn start_xmit &&
-    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet || return 1
+    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet &&
+    compile virtio-queues -i 1 &&
+    compile virtio-irq -i 1 &&
+    compile napi-poll --dev ens4 -i 1 &&
+    compile virtio-rx-path -i 1 || return 1
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"
