@@ -61,7 +61,7 @@ static __always_inline u32 used_slot(int work, int budget)
   return (u32)(((u64)work * 8 + budget - 1) / budget);
 }
 
-static __always_inline int napi_poll(void *ctx, struct napi_struct *napi, int work, int budget)
+static __always_inline int on_napi_poll(void *ctx, struct napi_struct *napi, int work, int budget)
 {
   struct poll_key key = {};
   struct net_device *dev = NULL;
@@ -109,6 +109,6 @@ VNS_TP(irq, softirq_exit)
 
 VNS_TP(napi, napi_poll)
 {
-  return napi_poll(VNS_CTX(napi_poll), VNS_ARG(napi_poll, napi), VNS_ARG(napi_poll, work),
+  return on_napi_poll(VNS_CTX(napi_poll), VNS_ARG(napi_poll, napi), VNS_ARG(napi_poll, work),
                    VNS_ARG(napi_poll, budget));
 }

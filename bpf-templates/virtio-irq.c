@@ -43,7 +43,7 @@ static __always_inline void hist_add(void *map_lookup_result)
     (*c)++;
 }
 
-static __always_inline int irq_entry(u32 irq)
+static __always_inline int handler_entry(u32 irq)
 {
   u32 *slot = irqs.lookup(&irq);
   if (!slot)
@@ -70,7 +70,7 @@ static __always_inline int irq_entry(u32 irq)
   return 0;
 }
 
-static __always_inline int irq_exit(u32 irq, int ret)
+static __always_inline int handler_exit(u32 irq, int ret)
 {
   u32 zero = 0;
   struct entry *e = entered.lookup(&zero);
@@ -97,10 +97,10 @@ static __always_inline int irq_exit(u32 irq, int ret)
 
 VNS_TP(irq, irq_handler_entry)
 {
-  return irq_entry(VNS_ARG(irq_handler_entry, irq));
+  return handler_entry(VNS_ARG(irq_handler_entry, irq));
 }
 
 VNS_TP(irq, irq_handler_exit)
 {
-  return irq_exit(VNS_ARG(irq_handler_exit, irq), VNS_ARG(irq_handler_exit, ret));
+  return handler_exit(VNS_ARG(irq_handler_exit, irq), VNS_ARG(irq_handler_exit, ret));
 }
