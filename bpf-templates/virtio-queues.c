@@ -17,7 +17,6 @@
 #include <vns/tp.h>
 #include <vns/common.h>
 #include <vns/virtio.h>
-{{ VIRTIO_OFFSETS }}
 #include <linux/sched.h>
 #include <linux/fs.h>
 #if __has_include(<linux/fdtable.h>)

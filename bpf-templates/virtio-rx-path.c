@@ -15,7 +15,6 @@
  * --details adds an event per probe hit, under the event budget. */
 #include <vns/common.h>
 #include <vns/virtio.h>
-{{ VIRTIO_OFFSETS }}
 
 #define DETAILS {{ DETAILS }}
 {{ BUDGET }}

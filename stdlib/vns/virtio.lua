@@ -7,7 +7,6 @@
 --   virtio.irqs(devices)     -> { {irq = 38, name = "virtio2-input.0", virtio =, dev =, queue = "input.0", counts = {per CPU}} }
 --   virtio.irq_counts()      -> { [irq] = {per CPU counts} } (one read of /proc/interrupts)
 local core = require "vns.core"
-local template = require "vns.template"
 
 local M = {}
 
@@ -134,7 +133,7 @@ M.FIELDS = {
 -- virtqueue is 56 bytes there, 72 on 6.1). 4.19: vring_virtqueue from the
 -- v4.19 source (the split ring directly in it, no packed ring); its
 -- public fields depend on the config (struct device), but a 4.19 with
--- kernel-devel takes those from <linux/virtio.h> (offsets_code), not from
+-- kernel-devel takes those from <linux/virtio.h> (vns/virtio.h), not from
 -- here. tests/lab/t_virtio_queues.sh compares this table with BTF on
 -- every lab kernel and proves the rest by reading real rings.
 M.LAYOUTS = {
@@ -201,39 +200,5 @@ function M.layout(version, btf_offset)
 end
 
 
--- The public virtio structs (virtio_device, virtqueue: <linux/virtio.h>)
--- are laid out by the kernel's own headers when the program is compiled
--- against them (4.19 with kernel-devel, the lab's packs); with the header
--- tree made from BTF they may be missing (virtio built as a module), so
--- their offsets come at run time, like the private ones. For
--- {{ VIRTIO_OFFSETS }}: VNS_VIRTIO_OFF(layout, field).
-M.PUBLIC = {
-  vdev_dev = "struct virtio_device, dev", vdev_vqs = "struct virtio_device, vqs",
-  vdev_index = "struct virtio_device, index", vq_name = "struct virtqueue, name",
-  vq_index = "struct virtqueue, index", vq_num_free = "struct virtqueue, num_free",
-  vq_vdev = "struct virtqueue, vdev",
-}
-
--- has_header: whether the compile's header tree has <linux/virtio.h>
--- (default: ask the engine which tree it compiles against).
-function M.offsets_code(has_header)
-  if has_header == nil then
-    local _, dir = core.kheaders()
-    has_header = dir ~= nil and core.stat(dir .. "/include/linux/virtio.h") ~= nil
-  end
-  if not has_header then
-    return template.code("/* virtio's public structs: offsets from BTF at run time */\n" ..
-                         "#define VNS_VIRTIO_OFF(l, f) ((l)->f)")
-  end
-  local lines = { "/* virtio's public structs: the kernel's headers */", "#include <linux/virtio.h>",
-                  "#define VNS_VIRTIO_OFF(l, f) VNS_VIRTIO_HDR_##f" }
-  local names = {}
-  for name in pairs(M.PUBLIC) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    lines[#lines + 1] = string.format("#define VNS_VIRTIO_HDR_%s offsetof(%s)", name, M.PUBLIC[name])
-  end
-  return template.code(table.concat(lines, "\n"))
-end
 
 return M

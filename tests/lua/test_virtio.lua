@@ -93,12 +93,4 @@ function T.layout_4_19_without_btf()
   eq({ l.num, l.avail, l.used, l.last_used, l.packed, l.broken }, { 56, 72, 80, 100, -1, 89 })
 end
 
--- Headers with <linux/virtio.h>: offsetof; the BTF tree: run-time offsets.
-function T.public_offsets_from_headers_or_btf()
-  local hdr = virtio.offsets_code(true).text
-  has(hdr, "#include <linux/virtio.h>")
-  has(hdr, "#define VNS_VIRTIO_HDR_vdev_vqs offsetof(struct virtio_device, vqs)")
-  has(virtio.offsets_code(false).text, "#define VNS_VIRTIO_OFF(l, f) ((l)->f)")
-end
-
 return T

@@ -47,7 +47,6 @@ local function program()
   end
   return template.render(template.read("virtio-queues.c"), {
     TRACEPOINTS = tracepoint.probe("syscalls", "sys_enter_lseek").code,
-    VIRTIO_OFFSETS = virtio.offsets_code(),
   })
 end
 

@@ -37,7 +37,6 @@ local function program(opts)
   return template.render(template.read("virtio-rx-path.c"), {
     DETAILS = template.bool(opts.details or false),
     BUDGET = budget.code(opts),
-    VIRTIO_OFFSETS = virtio.offsets_code(),
   })
 end
 
