@@ -98,9 +98,9 @@ local function row_of(run, key, c)
   local used = {}
   for i = 1, #USED do used[i] = c.used[i] or 0 end
   return {
-    dev = key.dev, napi = napi_label(run, key), origin = ORIGINS[key.origin] or tostring(key.origin),
+    dev = key.dev ~= "" and key.dev or nil, napi = napi_label(run, key), origin = ORIGINS[key.origin] or tostring(key.origin),
     polls = c.polls, packets = c.packets, full = c.full, empty = c.empty,
-    per_poll = c.polls > 0 and string.format("%.2f", c.packets / c.polls) or nil,
+    per_poll = c.polls > 0 and math.floor(c.packets / c.polls * 100 + 0.5) / 100 or nil,
     budget_used = used_text(used), used = used,
     stack = run.stacks and drops.stack(run.stacks, key.stack_id) or nil,
   }
@@ -127,7 +127,7 @@ local function collect(run, final)
     end
   end
   table.sort(rows, function(a, b)
-    if a.dev ~= b.dev then return a.dev < b.dev end
+    if a.dev ~= b.dev then return (a.dev or "") < (b.dev or "") end
     if a.napi ~= b.napi then return a.napi < b.napi end
     if a.origin ~= b.origin then return a.origin < b.origin end
     return a.polls > b.polls

@@ -88,7 +88,7 @@ local function collect(run, final)
     end
     local n = who[vq] or {}
     row.dev, row.queue, row.index = n.dev, n.queue, n.index
-    row.per_poll = row.polls > 0 and string.format("%.2f", row.packets / row.polls) or nil
+    row.per_poll = row.polls > 0 and math.floor(row.packets / row.polls * 100 + 0.5) / 100 or nil
     if any or final then rows[#rows + 1] = row end
   end
   table.sort(rows, function(a, b)
