@@ -179,6 +179,11 @@ return tool.summary {
     { name = "dev", type = "ifname", metavar = "DEV", help = "only this virtio-net device (eth0, or virtio2)" },
   },
   defaults = { top = false },
+  caveats = function()
+    local layout, source = virtio.layout({ kernel.version() })
+    if not layout then return { source } end
+    return source ~= "BTF" and { "ring layout from " .. source } or {}
+  end,
   program = program,
   prepare = prepare,
   setup = setup,
