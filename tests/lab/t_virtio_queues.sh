@@ -41,11 +41,21 @@ case_idle_then_stall() {
     done
   done
   ip -n "$NS_B" link set "$NIC_B" down
-  send_udp_from "$NS_A" "$IP_B" 9999 40001 600 64
+  # More datagrams than NIC_B's RX ring holds. qemu stops taking NIC_A's
+  # TX while NIC_B's ring is full, so the sender may block on its send
+  # buffer until NIC_B is up again: it runs in the background.
+  timeout 60 ip netns exec "$NS_A" perl -MIO::Socket::INET -MSocket -e '
+    my $s = IO::Socket::INET->new(LocalPort => 40001, Proto => "udp") or die "socket: $!\n";
+    my $to = sockaddr_in(9999, inet_aton($ARGV[0]));
+    send($s, "x" x 64, 0, $to) for 1 .. 400;' "$IP_B" >/dev/null 2>&1 &
+  echo $! >>"$CASE_DIR/pids"
+  local rx_down
+  rx_down=$(rx_packets "$NS_B" "$NIC_B")
   sleep 3
   wait_line q "^  [^ ]+ +$VIRTIO_B +input\.0 .* STALL\$"
   line=$(queue_line q "$VIRTIO_B" input.0)
   expect_match "$VIRTIO_B input.0 down: backlog > 0 and STALL" " [1-9][0-9]* +[0-9.]+ +STALL$" "$line"
+  expect_eq "$NIC_B received nothing while down (the kernel's count)" "$rx_down" "$(rx_packets "$NS_B" "$NIC_B")"
   ip -n "$NS_B" link set "$NIC_B" up
   sleep 3
   line=$(queue_line q "$VIRTIO_B" input.0)
