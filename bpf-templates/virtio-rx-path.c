@@ -1,11 +1,13 @@
 /* virtio-rx-path: how well a virtio-net receive queue is served, per
- * virtqueue: interrupts (skb_recv_done), NAPI polls (virtnet_poll) and
+ * virtqueue: interrupts (vring_interrupt: every one, IRQ_NONE included),
+ * callbacks (skb_recv_done, skb_xmit_done: interrupts that had work),
+ * NAPI polls (virtnet_poll) and
  * the packets each returned, napi_complete_done's verdicts, callbacks
  * re-enabled (virtqueue_enable_cb_prepare) or delayed
  * (virtqueue_enable_cb_delayed) or disabled, re-armed queues that already
  * had work (virtqueue_poll true: polled again), GRO results
  * (napi_gro_receive), and kicks to the device (virtqueue_notify: TX
- * packets and RX refills), TX interrupts (skb_xmit_done).
+ * packets and RX refills).
  *
  * The virtqueue functions are virtio's, shared with virtio-blk and
  * others: only queues of the virtio-net devices user space lists
@@ -20,12 +22,12 @@
 {{ BUDGET }}
 
 enum vns_rx_event {
-  EV_IRQ = 1, EV_POLL, EV_POLL_DONE, EV_GRO, EV_KICK, EV_TX_IRQ, EV_COMPLETE, EV_ENABLE_CB,
+  EV_IRQ = 1, EV_POLL, EV_POLL_DONE, EV_GRO, EV_KICK, EV_CALLBACK, EV_COMPLETE,
 };
 
 struct vq_counts {
   u64 irqs;
-  u64 tx_irqs;
+  u64 callbacks;
   u64 polls;
   u64 packets;
   u64 full_polls;
@@ -129,24 +131,37 @@ static __always_inline void *vq_of_napi(void *napi)
   return vq ? (void *)*vq : NULL;
 }
 
-int kprobe__skb_recv_done(struct pt_regs *ctx, void *vq)
+/* Every interrupt of a virtqueue (one MSI-X vector per queue: what
+ * /proc/interrupts counts for it); the callback runs only when the ring
+ * has something new, else the interrupt is IRQ_NONE. */
+int kprobe__vring_interrupt(struct pt_regs *ctx, int irq, void *vq)
 {
   struct vq_counts *c = counts_of(vq);
   if (!c)
     return 0;
   c->irqs++;
-  emit(ctx, vq, EV_IRQ, 0);
+  emit(ctx, vq, EV_IRQ, irq);
   return 0;
 }
 
-int kprobe__skb_xmit_done(struct pt_regs *ctx, void *vq)
+static __always_inline int callback(struct pt_regs *ctx, void *vq)
 {
   struct vq_counts *c = counts_of(vq);
   if (!c)
     return 0;
-  c->tx_irqs++;
-  emit(ctx, vq, EV_TX_IRQ, 0);
+  c->callbacks++;
+  emit(ctx, vq, EV_CALLBACK, 0);
   return 0;
+}
+
+int kprobe__skb_recv_done(struct pt_regs *ctx, void *vq)
+{
+  return callback(ctx, vq);
+}
+
+int kprobe__skb_xmit_done(struct pt_regs *ctx, void *vq)
+{
+  return callback(ctx, vq);
 }
 
 int kprobe__virtnet_poll(struct pt_regs *ctx, void *napi, int budget)

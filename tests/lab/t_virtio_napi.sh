@@ -5,8 +5,9 @@
 #    rx_packets increase (ip -s link's counter), every poll counted in
 #    the softirq, and polls at most one per packet plus empty ones.
 #  - virtio-rx-path: NIC_B's input.0 packets equal the rx_packets
-#    increase, its interrupts the increase of its input IRQ in
-#    /proc/interrupts, and every packet went through GRO once.
+#    increase, its interrupts (vring_interrupt) the increase of its input
+#    IRQ in /proc/interrupts, callbacks at most as many, and every packet
+#    went through GRO once.
 # shellcheck source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 # shellcheck source=virtio-nics.sh
@@ -59,13 +60,13 @@ case_rx_path() {
   expect_eq "datagrams $NIC_B received" "$COUNT" "$RECEIVED"
   local irqs row
   irqs=$(($(irq_count "$VIRTIO_B-input.0") - irq_before))
-  # DEVICE QUEUE IRQS POLLS PACKETS PER_POLL FULL DONE NOT_DONE CB_ON CB_DELAYED CB_OFF RACED GRO_MERGED GRO_NORMAL KICKS TX_IRQS
-  row=$(sed -n '/^Total since start/,$p' "$CASE_DIR/rx.out" | awk -v v="$VIRTIO_B" '$2 == "input.0" && ($1 == v || 1)' | \
-        grep -E "^ +[^ ]+ +input\.0 " | awk -v n="$RECEIVED" '$5 == n' | head -1)
+  # DEVICE QUEUE IRQS CALLBACKS POLLS PACKETS PER_POLL FULL DONE NOT_DONE CB_ON CB_DELAYED CB_OFF RACED GRO_MERGED GRO_NORMAL KICKS
+  row=$(sed -n '/^Total since start/,$p' "$CASE_DIR/rx.out" | grep -E "^ +[^ ]+ +input\.0 " | awk -v n="$RECEIVED" '$6 == n' | head -1)
   expect_match "$NIC_B input.0: irqs = /proc/interrupts increase $irqs, packets = rx_packets $RECEIVED" \
-    "^ +[^ ]+ +input\.0 +$irqs +[0-9]+ +$RECEIVED " "$row"
+    "^ +[^ ]+ +input\.0 +$irqs +[0-9]+ +[0-9]+ +$RECEIVED " "$row"
+  expect_eq "callbacks: at most one per interrupt" 1 "$(awk '{ print ($4 <= $3) }' <<<"$row")"
   local merged normal
-  merged=$(awk '{ print $14 }' <<<"$row") normal=$(awk '{ print $15 }' <<<"$row")
+  merged=$(awk '{ print $15 }' <<<"$row") normal=$(awk '{ print $16 }' <<<"$row")
   expect_eq "GRO results: one per packet" "$RECEIVED" "$((merged + normal))"
 }
 

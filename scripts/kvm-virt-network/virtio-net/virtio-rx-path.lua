@@ -1,5 +1,6 @@
 -- virtio-rx-path: how efficiently this guest's virtio-net queues are
--- served, per virtqueue and interval: interrupts, NAPI polls and packets
+-- served, per virtqueue and interval: interrupts (and those with work:
+-- callbacks), NAPI polls and packets
 -- per poll, polls that used the whole budget, napi_complete_done's
 -- verdicts, callbacks re-enabled / delayed / disabled, re-armed queues
 -- that already had work (polled again at once), GRO results, and kicks to
@@ -12,10 +13,10 @@
 --   Tracing the virtio-net receive path (kprobes)... Hit Ctrl-C to end.
 --
 --   12:00:01  virtio-net receive path
---     DEVICE  QUEUE     IRQS  POLLS  PACKETS  PER_POLL  FULL  DONE  NOT_DONE  CB_ON  CB_DELAYED  CB_OFF  RACED  GRO_MERGED  GRO_NORMAL  KICKS  TX_IRQS
---     ens4    input.0    201    201      200      1.00     0   201         0    201           0       0      0           0         200      1        0
+--     DEVICE   QUEUE    IRQS  CALLBACKS  POLLS  PACKETS  PER_POLL  FULL  DONE  NOT_DONE  CB_ON  CB_DELAYED  CB_OFF  RACED  GRO_MERGED  GRO_NORMAL  KICKS
+--     virtio2  input.0     2          1      4      200      50.0     2     2         0      2           0       1      0           0         200      0
 --
--- Requires: kprobes on virtio_net and virtio_ring functions (skb_recv_done,
+-- Requires: kprobes on virtio_net and virtio_ring functions (vring_interrupt, skb_recv_done,
 -- virtnet_poll, napi_gro_receive, napi_complete_done, virtqueue_*); the
 -- virtio ring layout (BTF, or the table of vns.virtio).
 local core = require "vns.core"
@@ -30,7 +31,7 @@ local template = require "vns.template"
 local tool = require "vns.tool"
 local virtio = require "vns.virtio"
 
-local EVENTS = { "irq", "poll", "poll_done", "gro", "kick", "tx_irq", "complete", "enable_cb" }
+local EVENTS = { "irq", "poll", "poll_done", "gro", "kick", "callback", "complete" }
 local GRO = { [0] = "MERGED", [1] = "MERGED_FREE", [2] = "HELD", [3] = "NORMAL" }
 
 local function program(opts)
@@ -69,7 +70,7 @@ local function names(run)
   return out
 end
 
-local FIELDS = { "irqs", "tx_irqs", "polls", "packets", "full_polls", "complete_done", "complete_not", "cb_enabled",
+local FIELDS = { "irqs", "callbacks", "polls", "packets", "full_polls", "complete_done", "complete_not", "cb_enabled",
                  "cb_delayed", "cb_disabled", "rearm_raced", "gro_merged", "gro_held", "gro_normal", "gro_other", "kicks" }
 
 local function collect(run, final)
@@ -98,12 +99,12 @@ local function collect(run, final)
   return { type = final and "total" or "interval", queues = rows }
 end
 
-local COLUMNS = { { "DEVICE", "dev" }, { "QUEUE", "queue" }, { "IRQS", "irqs" }, { "POLLS", "polls" },
+local COLUMNS = { { "DEVICE", "dev" }, { "QUEUE", "queue" }, { "IRQS", "irqs" }, { "CALLBACKS", "callbacks" },
+                  { "POLLS", "polls" },
                   { "PACKETS", "packets" }, { "PER_POLL", "per_poll" }, { "FULL", "full_polls" },
                   { "DONE", "complete_done" }, { "NOT_DONE", "complete_not" }, { "CB_ON", "cb_enabled" },
                   { "CB_DELAYED", "cb_delayed" }, { "CB_OFF", "cb_disabled" }, { "RACED", "rearm_raced" },
-                  { "GRO_MERGED", "gro_merged" }, { "GRO_NORMAL", "gro_normal" }, { "KICKS", "kicks" },
-                  { "TX_IRQS", "tx_irqs" } }
+                  { "GRO_MERGED", "gro_merged" }, { "GRO_NORMAL", "gro_normal" }, { "KICKS", "kicks" } }
 
 local function render(_, data, out, final)
   out:write(string.format("\n%s  virtio-net receive path\n", final and "Total since start" or output.timestamp()))
@@ -142,7 +143,7 @@ return tool.details {
     "vnetscope virtio-rx-path --dev eth0 --details --max-events-per-sec 200",
   },
   requires = "kprobes on skb_recv_done, virtnet_poll, napi_gro_receive, napi_complete_done, virtqueue_*; BTF or a known kernel",
-  probes = { "kprobe:skb_recv_done", "kprobe:skb_xmit_done", "kprobe:virtnet_poll", "kprobe:napi_gro_receive",
+  probes = { "kprobe:vring_interrupt", "kprobe:skb_recv_done", "kprobe:skb_xmit_done", "kprobe:virtnet_poll", "kprobe:napi_gro_receive",
              "kprobe:napi_complete_done", "kprobe:virtqueue_enable_cb_prepare", "kprobe:virtqueue_enable_cb_delayed",
              "kprobe:virtqueue_disable_cb", "kprobe:virtqueue_poll", "kprobe:virtqueue_notify" },
   options = {
