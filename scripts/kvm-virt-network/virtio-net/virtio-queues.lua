@@ -141,7 +141,10 @@ local function collect(run, final)
                           max_saturation = r.size > 0 and math.floor(q.max_backlog * 1000 / r.size + 0.5) / 10 or 0 }
       if q.stalled > 0 then stalled = stalled + 1 end
     end
-    table.sort(rows, function(a, b) return a.virtio ~= b.virtio and a.virtio < b.virtio or a.index < b.index end)
+    table.sort(rows, function(a, b)
+      if a.virtio ~= b.virtio then return a.virtio < b.virtio end
+      return a.index < b.index
+    end)
   else
     for _, r in ipairs(snapshot(run)) do
       local row = row_of(run, r)
