@@ -50,20 +50,26 @@ case_napi_poll() {
 case_rx_path() {
   need_root
   virtio_nics
-  local irq_before
-  irq_before=$(irq_count "$VIRTIO_B-input.0")
+  # The input IRQ's count before the tool starts and once it is ready:
+  # an interrupt while the probes attach (once seen on 6.1, from the NIC
+  # just set up) is counted by the kernel but maybe not by the tool.
+  local before_start before_ready
+  before_start=$(irq_count "$VIRTIO_B-input.0")
   tool_start rx virtio-rx-path -i 1 -d 900
   wait_ready rx
+  before_ready=$(irq_count "$VIRTIO_B-input.0")
   traffic
   tool_stop rx INT
   expect_eq "exit status" 0 "$STATUS"
   expect_eq "datagrams $NIC_B received" "$COUNT" "$RECEIVED"
-  local irqs row
-  irqs=$(($(irq_count "$VIRTIO_B-input.0") - irq_before))
+  local end irqs row
+  end=$(irq_count "$VIRTIO_B-input.0")
   # DEVICE QUEUE IRQS CALLBACKS POLLS PACKETS PER_POLL FULL DONE NOT_DONE CB_ON CB_DELAYED CB_OFF RACED GRO_MERGED GRO_NORMAL KICKS
   row=$(sed -n '/^Total since start/,$p' "$CASE_DIR/rx.out" | grep -E "^ +[^ ]+ +input\.0 " | awk -v n="$RECEIVED" '$6 == n' | head -1)
-  expect_match "$NIC_B input.0: irqs = /proc/interrupts increase $irqs, packets = rx_packets $RECEIVED" \
-    "^ +[^ ]+ +input\.0 +$irqs +[0-9]+ +[0-9]+ +$RECEIVED " "$row"
+  expect_match "$NIC_B input.0: packets = rx_packets $RECEIVED" "^ +[^ ]+ +input\.0 +[0-9]+ +[0-9]+ +[0-9]+ +$RECEIVED " "$row"
+  irqs=$(awk '{ print $3 }' <<<"$row")
+  expect_eq "$NIC_B input.0: interrupts within /proc/interrupts' increase since ready ($((end - before_ready))) and since start ($((end - before_start)))" \
+    1 "$(( irqs >= end - before_ready && irqs <= end - before_start ))"
   expect_eq "callbacks: at most one per interrupt" 1 "$(awk '{ print ($4 <= $3) }' <<<"$row")"
   local merged normal
   merged=$(awk '{ print $15 }' <<<"$row") normal=$(awk '{ print $16 }' <<<"$row")
