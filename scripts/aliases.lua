@@ -16,4 +16,8 @@ return {
   ["skb-trace"] = { "tun-abnormal-gso-type", "trace-qdisc-dequeue", "trace_dev_queue_xmit", "trace_tc_qdisc",
                     "trace_offloading_segment", "trace_vlanvm_udp_workload", "vpc-vm-udp-datapath",
                     "trace-abnormal-arp" },
+  ["virtio-irq"] = { "virtnet_irq_monitor" },
+  ["virtio-queues"] = { "trace_int_final" },
+  ["virtio-rx-path"] = { "virtionet-rx-path-monitor", "virtionet-rx-path-summary", "trace_virtio_net_rcvbuf" },
+  ["napi-poll"] = { "virtnet_poll_monitor", "virtnet_poll_stack_stats" },
 }

@@ -45,6 +45,23 @@ M.known = {
     { name = "reason", field = "reason", ctype = "u32", btf = "enum skb_drop_reason", since = { 5, 17 } },
     { name = "rx_sk", field = "rx_skaddr", ctype = "struct sock *", btf = "struct sock *", since = { 6, 11 } },
   },
+  -- The classic records have no irqaction: only the raw entry passes it.
+  ["irq:irq_handler_entry"] = {
+    { name = "irq", field = "irq", ctype = "int", btf = "int" },
+    { name = "action", field = "action", ctype = "void *", btf = "struct irqaction *" },
+  },
+  ["irq:irq_handler_exit"] = {
+    { name = "irq", field = "irq", ctype = "int", btf = "int" },
+    { name = "action", field = "action", ctype = "void *", btf = "struct irqaction *" },
+    { name = "ret", field = "ret", ctype = "int", btf = "int" },
+  },
+  ["irq:softirq_entry"] = { { name = "vec", field = "vec", ctype = "u32", btf = "unsigned int" } },
+  ["irq:softirq_exit"] = { { name = "vec", field = "vec", ctype = "u32", btf = "unsigned int" } },
+  ["napi:napi_poll"] = {
+    { name = "napi", field = "napi", ctype = "struct napi_struct *", btf = "struct napi_struct *" },
+    { name = "work", field = "work", ctype = "int", btf = "int" },
+    { name = "budget", field = "budget", ctype = "int", btf = "int" },
+  },
   -- The CPU tools read the tasks themselves (vns/sched.h): a classic
   -- record has no task pointers (field false: absent there).
   ["sched:sched_switch"] = {

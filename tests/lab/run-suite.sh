@@ -82,6 +82,10 @@ lab_kernel() {
     { echo "FAIL kernel lab $kernel: cannot build the contend fixture"; echo "0 passed, 1 failed, 0 skipped"; return 1; }
     compile skb-trace --group gso,qdisc,tun --dst-ip 10.231.5.2 --dst-port 9999 &&
     compile skb-trace --group xmit,receive,tunnel --dev vnslab0 --track || return 1
+    compile virtio-queues -i 1 &&
+    compile virtio-irq -i 1 &&
+    compile napi-poll --dev ens4 -i 1 &&
+    compile virtio-rx-path -i 1 || return 1
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"
