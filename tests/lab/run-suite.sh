@@ -76,7 +76,9 @@ lab_kernel() {
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet &&
     compile vnet-txdrop --format json -i 1 -d 300 &&
     compile macvtap-drops --format json -i 1 -d 300 &&
-    compile tun-ring --dev vnslab0 --format json -i 1 -d 300 || return 1
+    compile tun-ring --dev vnslab0 --format json -i 1 -d 300 &&
+    compile vhost-signals --format json -i 1 -d 300 &&
+    compile vhost-buf-peek --format json -i 1 -d 300 || return 1
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"
