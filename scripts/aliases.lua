@@ -8,4 +8,6 @@ return {
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["tun-ring"] = { "tun_ring_monitor", "tun-tx-ring-stas" },
+  ["vhost-buf-peek"] = { "vhost_buf_peek_stats" },
+  ["vhost-signals"] = { "vhost_eventfd_count" },
 }

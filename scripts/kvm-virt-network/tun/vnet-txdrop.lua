@@ -97,7 +97,9 @@ local drop_counts = report.counts {
     local cause, reason = cause_of(run, k.cause)
     local c = run.ctx[string.format("%s/%d/%d", k.dev, k.queue, k.cause)] or {}
     return { dev = k.dev, queue = k.queue, cause = cause, reason = reason, ring_fill_max = c.fill_max,
-             ring_size = c.size, reader_lag_max_ms = c.lag_max_ns and c.lag_max_ns / 1e6,
+             ring_size = c.size,
+             -- no lag when every drop came before the reader took anything
+             reader_lag_max_ms = (c.lag_max_ns or 0) > 0 and c.lag_max_ns / 1e6 or nil,
              never_read = c.never_read }
   end,
 }
