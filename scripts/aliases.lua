@@ -20,4 +20,7 @@ return {
   ["virtio-queues"] = { "trace_int_final" },
   ["virtio-rx-path"] = { "virtionet-rx-path-monitor", "virtionet-rx-path-summary", "trace_virtio_net_rcvbuf" },
   ["napi-poll"] = { "virtnet_poll_monitor", "virtnet_poll_stack_stats" },
+  ["tun-ring"] = { "tun_ring_monitor", "tun-tx-ring-stas" },
+  ["vhost-buf-peek"] = { "vhost_buf_peek_stats" },
+  ["vhost-signals"] = { "vhost_eventfd_count" },
 }

@@ -50,16 +50,17 @@ lab_kernel() {
   tracefs=$build/lab-tracefs-$kernel
   rm -rf "$packs" "$tracefs"
   start=$SECONDS
-  if ! "$here/run.sh" tests/lab/save-tracefs.sh "$tracefs" >"$build/lab-tracefs-$kernel.log" 2>&1; then
+  btf=$build/lab-btf-$kernel
+  if ! "$here/run.sh" tests/lab/save-tracefs.sh "$tracefs" "$btf" >"$build/lab-tracefs-$kernel.log" 2>&1; then
     skip_one "Linux $kernel: could not save the guest's tracepoint formats (see $build/lab-tracefs-$kernel.log)"
     return 0
   fi
-  echo "lab $kernel: $(grep -a '^saved' "$build/lab-tracefs-$kernel.log") in $((SECONDS - start)) s"
+  echo "lab $kernel: $(grep -a '^saved [0-9]' "$build/lab-tracefs-$kernel.log") in $((SECONDS - start)) s"
   start=$SECONDS
   # A program that does not compile for the guest is a failure of the
   # change, not a lab that cannot run.
   compile() {
-    "$build/vnetscope" compile "$@" --kernel-release "$release" --tracefs "$tracefs" \
+    VNETSCOPE_BTF_DIR=$btf "$build/vnetscope" compile "$@" --kernel-release "$release" --tracefs "$tracefs" \
       --kernel-headers "$image/headers/linux-headers-$release" -o "$packs" >/dev/null && return 0
     echo "FAIL kernel lab $kernel: cannot compile '$*' for the guest kernel $release (see above)"
     echo "0 passed, 1 failed, 0 skipped"
@@ -86,6 +87,11 @@ lab_kernel() {
     compile virtio-irq -i 1 &&
     compile napi-poll --dev ens4 -i 1 &&
     compile virtio-rx-path -i 1 || return 1
+    compile vnet-txdrop --format json -i 1 -d 300 &&
+    compile macvtap-drops --format json -i 1 -d 300 &&
+    compile tun-ring --dev vnslab0 --format json -i 1 -d 300 &&
+    compile vhost-signals --format json -i 1 -d 300 &&
+    compile vhost-buf-peek --format json -i 1 -d 300 || return 1
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"
@@ -93,6 +99,15 @@ lab_kernel() {
   echo "lab $kernel: suite took $((SECONDS - start)) s"
   return $status
 }
+
+# The userspace vhost-net driver the virtualization tests use: static,
+# so the guest needs nothing of it but the binary.
+mkdir -p "$build/lab-fixtures"
+if ! gcc -static -O2 -Wall -o "$build/lab-fixtures/vhost-fixture" "$here/fixtures/vhost-fixture.c"; then
+  echo "FAIL kernel lab: cannot build tests/lab/fixtures/vhost-fixture.c"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
 
 status=0
 for kernel in ${VNST_LAB_KERNELS:-6.1 5.10}; do

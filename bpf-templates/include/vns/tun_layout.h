@@ -1,0 +1,82 @@
+/* vns/tun_layout.h: the parts of drivers/net/tun.c's private structs the
+ * tun/vhost tools read. tun.c does not export them, so they are described
+ * here per kernel version range, built from the kernel's own types (their
+ * sizes follow its config), and checked against the tun module's BTF
+ * where it exists: stdlib/vns/virtlayout.lua adds a _Static_assert per
+ * member read, so a wrong description fails the compile, never reads
+ * garbage. Checked: 6.1 (BTF). Described from the sources: 4.19-6.1
+ * (struct socket_wq left tun_file in 5.3). */
+#ifndef VNS_TUN_LAYOUT_H
+#define VNS_TUN_LAYOUT_H
+
+#include <vns/common.h>
+/* With real headers these declare the types; the tree generated from BTF
+ * has them all in vmlinux.h and lacks these paths. */
+#if __has_include(<linux/ptr_ring.h>)
+#include <linux/ptr_ring.h>
+#include <net/sock.h>
+#endif
+#include <linux/version.h>
+#include <vns/ring.h>
+
+#ifndef ____cacheline_aligned_in_smp
+#define ____cacheline_aligned_in_smp __attribute__((__aligned__(64)))
+#endif
+
+/* struct tun_file, up to tx_ring (the queue's ptr_ring of skbs toward
+ * the reader: vhost-net or a process). */
+struct vns_tun_file {
+  struct sock sk;
+  struct socket socket;
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 3, 0)
+  struct socket_wq wq;
+#endif
+  void *tun;
+  void *fasync;
+  unsigned int flags;
+  union {
+    u16 queue_index;
+    unsigned int ifindex;
+  };
+  struct napi_struct napi;
+  bool napi_enabled;
+  bool napi_frags_enabled;
+  struct mutex napi_mutex;
+  struct list_head next;
+  void *detached;
+  struct ptr_ring tx_ring ____cacheline_aligned_in_smp;
+};
+
+/* struct tun_struct (netdev_priv of a tun/tap device), up to txflt.count. */
+#define VNS_MAX_TAP_QUEUES 256
+struct vns_tun_struct {
+  struct vns_tun_file *tfiles[VNS_MAX_TAP_QUEUES];
+  unsigned int numqueues;
+  unsigned int flags;
+  kuid_t owner;
+  kgid_t group;
+  struct net_device *dev;
+  netdev_features_t set_features;
+  int align;
+  int vnet_hdr_sz;
+  int sndbuf;
+  unsigned int txflt_count; /* struct tap_filter txflt: count first */
+};
+
+/* netdev_priv(): the private area follows struct net_device, aligned to
+ * NETDEV_ALIGN (32) in every kernel. */
+static __always_inline struct vns_tun_struct *vns_tun_of(struct net_device *dev)
+{
+  return (struct vns_tun_struct *)((char *)dev + ((sizeof(struct net_device) + 31) & ~31UL));
+}
+
+/* The tun_file of the device's queue q, or NULL. */
+static __always_inline struct vns_tun_file *vns_tun_queue(struct net_device *dev, u32 q)
+{
+  struct vns_tun_file *tfile = NULL;
+  if (q < VNS_MAX_TAP_QUEUES)
+    vns_read(&tfile, sizeof(tfile), &vns_tun_of(dev)->tfiles[q]);
+  return tfile;
+}
+
+#endif
