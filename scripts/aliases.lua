@@ -7,4 +7,5 @@ return {
   ["drop-details"] = { "eth_drop" },
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
+  ["qdisc-latency-details"] = { "qdisc_lateny_details" },
 }
