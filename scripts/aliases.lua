@@ -6,6 +6,7 @@
 return {
   ["drop-details"] = { "eth_drop" },
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
+  ["icmp-rtt"] = { "system_network_icmp_rtt", "kernel_icmp_rtt" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["qdisc-latency-details"] = { "qdisc_lateny_details" },
 }
