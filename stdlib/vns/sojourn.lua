@@ -9,11 +9,14 @@
 --            one dequeue took: a bulk dequeue (try_bulk_dequeue_skb)
 --            chains up to `packets` skbs through skb->next, all leaving
 --            the qdisc at that moment. The stage walks the chain and
---            closes each packet's session (at most BULK_MAX, or
---            BULK_MAX_EVENTS for details, whose per-packet event code is
---            unrolled as often and must stay within 4.19's 4096
---            instructions; the rest are counted as not walked and never
---            complete).
+--            closes each packet's session. The walk is unrolled (4.19
+--            has no loops) and a program there holds 4096 instructions:
+--            at most BULK_MAX packets, and for details (whose event code
+--            is repeated as often) BULK_MAX_EVENTS before 5.2, whose
+--            verifier took programs of 1M instructions. The rest are
+--            counted as not walked and never complete. A slow-path bulk
+--            (multiqueue devices) is at most 9 packets; a BQL bulk is
+--            bounded by bytes.
 --   ends     skb:kfree_skb: a packet freed while queued was dropped by
 --            the qdisc (tail/head drop, AQM, reset): its session ends,
 --            counted as dropped. With net_dev_queue, net:net_dev_start_xmit
@@ -29,8 +32,14 @@ local template = require "vns.template"
 
 local M = {}
 
-M.BULK_MAX = 8
+M.BULK_MAX = 12
 M.BULK_MAX_EVENTS = 3
+
+local function bulk_max(events)
+  local major, minor = kernel.version()
+  if not events or major > 5 or (major == 5 and minor >= 2) then return M.BULK_MAX end
+  return M.BULK_MAX_EVENTS
+end
 
 M.PROBES = { "tracepoint:qdisc:qdisc_enqueue", "tracepoint:qdisc:qdisc_dequeue", "tracepoint:net:net_dev_queue",
              "tracepoint:net:net_dev_start_xmit", "tracepoint:skb:kfree_skb" }
@@ -60,7 +69,7 @@ local function kit_of(variant, events)
     stages = {
       { name = "enqueue", probe = enqueue },
       { name = "dequeue", probe = "tracepoint:qdisc:qdisc_dequeue",
-        list = { count = template.code("args->packets"), max = events and M.BULK_MAX_EVENTS or M.BULK_MAX } },
+        list = { count = template.code("args->packets"), max = bulk_max(events) } },
     },
     ends = ends,
     by = "dev",
