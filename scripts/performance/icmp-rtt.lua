@@ -23,6 +23,8 @@
 -- Sample output:
 --   TIME      SEQ  ID     PEER          DEV       TOTAL(us)  req_queue>req_xmit  req_xmit>rep_recv  rep_recv>rep_sock
 --   12:00:01    1  4711   10.231.1.2    veth0          61.2                 1.1               52.0                8.1
+local ctxfilter = require "vns.ctxfilter"
+local errors = require "vns.errors"
 local hist = require "vns.hist"
 local net = require "vns.net"
 local output = require "vns.output"
@@ -32,11 +34,12 @@ local tool = require "vns.tool"
 
 local REQUEST, REPLY = template.code("icmp_rtt_key(skb, ICMP_RTT_REQUEST)"), template.code("icmp_rtt_key(skb, ICMP_RTT_REPLY)")
 
-local function stage(name, probe, key)
-  return { name = name, probe = probe, key = key, skip_zero_key = true }
+local function stage(name, probe, key, skb, cond)
+  return { name = name, probe = probe, key = key, skip_zero_key = true, skb = skb, cond = cond }
 end
 
-local PATHS = {
+-- The stack path: tracepoints only.
+local STACK = {
   tx = {
     stage("req_queue", "tracepoint:net:net_dev_queue", REQUEST),
     stage("req_xmit", "tracepoint:net:net_dev_start_xmit", REQUEST),
@@ -50,15 +53,66 @@ local PATHS = {
   },
 }
 
-local kits = {}
-local function kit(opts)
-  local d = opts.direction
-  kits[d] = kits[d] or stages.new { stages = PATHS[d], by = "dev", events = true, histograms = true }
-  return kits[d]
+-- The OVS path: this host's address is on an OVS internal port (--dev),
+-- the peer behind another port of the bridge (--phy-dev). The packets
+-- pass net_dev_queue, netif_receive_skb... once on each device: each
+-- such stage is held to its device (cond), so a hit on the other is no
+-- hit (not a restart or a repeat). Inside OVS, kprobes: a packet enters
+-- at ovs_vport_receive (vport, skb), is looked up in
+-- ovs_dp_process_packet (skb, key) and leaves at ovs_vport_send (vport,
+-- skb); the request and the reply each get two of those three, so that
+-- no probe serves two stages.
+local function ovs_path(direction, opts)
+  local on_int = ctxfilter.compile({ dev = opts.dev }, { dev_skb = "skb" }).expr
+  local on_phy = ctxfilter.compile({ dev = opts.phy_dev }, { dev_skb = "skb" }).expr
+  if direction == "tx" then
+    return {
+      stage("req_queue", "tracepoint:net:net_dev_queue", REQUEST, nil, on_int),
+      stage("req_ovs", "kprobe:ovs_dp_process_packet", REQUEST, 1),
+      stage("req_out", "kprobe:ovs_vport_send", REQUEST, 2),
+      stage("req_xmit", "tracepoint:net:net_dev_start_xmit", REQUEST, nil, on_phy),
+      stage("rep_recv", "tracepoint:net:netif_receive_skb", REPLY, nil, on_phy),
+      stage("rep_ovs", "kprobe:ovs_vport_receive", REPLY, 2),
+      stage("rep_int", "tracepoint:net:netif_rx", REPLY, nil, on_int),
+      stage("rep_sock", "tracepoint:skb:skb_copy_datagram_iovec", REPLY),
+    }
+  end
+  return {
+    stage("req_recv", "tracepoint:net:netif_receive_skb", REQUEST, nil, on_phy),
+    stage("req_ovs", "kprobe:ovs_dp_process_packet", REQUEST, 1),
+    stage("req_int", "tracepoint:net:netif_rx", REQUEST, nil, on_int),
+    stage("rep_queue", "tracepoint:net:net_dev_queue", REPLY, nil, on_int),
+    stage("rep_ovs", "kprobe:ovs_vport_receive", REPLY, 2),
+    stage("rep_out", "kprobe:ovs_vport_send", REPLY, 2),
+    stage("rep_xmit", "tracepoint:net:net_dev_start_xmit", REPLY, nil, on_phy),
+  }
 end
 
+local kits = {}
+local function kit(opts)
+  local id = opts.direction .. "/" .. opts.path
+  if not kits[id] then
+    local path = STACK[opts.direction]
+    if opts.path == "ovs" then
+      if not opts.dev or not opts.phy_dev then
+        errors.usage("option --path ovs needs --dev (the OVS internal port with this host's address) and --phy-dev (the bridge's port toward the peer)")
+      end
+      path = ovs_path(opts.direction, opts)
+    end
+    kits[id] = stages.new { stages = path, by = "dev", events = true, histograms = true }
+  end
+  return kits[id]
+end
+
+-- On the OVS path each stage is held to its device by its cond; the
+-- kit's --dev (at the first stage) would hold the rx path's first stage,
+-- on the peer's port, to the internal port.
 local function program(opts, f)
-  return template.read("icmp-rtt.c") .. kit(opts):program(opts, f)
+  local kit_opts = opts
+  if opts.path == "ovs" then
+    kit_opts = setmetatable({ dev = false }, { __index = opts })
+  end
+  return template.read("icmp-rtt.c") .. kit(opts):program(kit_opts, f)
 end
 
 -- The key's low 32 bits are the echo id and sequence as on the wire.
@@ -113,14 +167,20 @@ return tool.details {
   },
   requires = "tracepoints net:net_dev_queue, net:net_dev_start_xmit, net:netif_receive_skb, skb:skb_copy_datagram_iovec",
   probes = { "tracepoint:net:net_dev_queue", "tracepoint:net:net_dev_start_xmit", "tracepoint:net:netif_receive_skb",
-             "tracepoint:skb:skb_copy_datagram_iovec" },
+             "tracepoint:skb:skb_copy_datagram_iovec", "tracepoint:net:netif_rx", "kprobe:ovs_dp_process_packet",
+             "kprobe:ovs_vport_receive", "kprobe:ovs_vport_send" },
   options = {
     net.options({ "dev", "threshold" }),
     hist.unit_option("us"),
     { name = "direction", type = "choice", values = { "tx", "rx" }, default = "tx",
       help = "tx: this host sends the requests (pings the peer); rx: the peer pings this host" },
+    { name = "path", type = "choice", values = { "stack", "ovs" }, default = "stack",
+      help = "stack: tracepoints of this host's stack; ovs: through an OVS bridge (kprobes; --dev, --phy-dev)" },
+    { name = "phy-dev", type = "ifname", metavar = "NAME", help = "--path ovs: the bridge's port toward the peer" },
   },
-  check_variants = { { "--direction", "rx" }, { "--dst-ip", "10.0.0.2,fd00::2", "--dev", "eth0", "--threshold", "1ms" } },
+  check_variants = { { "--direction", "rx" }, { "--dst-ip", "10.0.0.2,fd00::2", "--dev", "eth0", "--threshold", "1ms" },
+                     { "--path", "ovs", "--dev", "br0", "--phy-dev", "eth0" },
+                     { "--path", "ovs", "--direction", "rx", "--dev", "br0", "--phy-dev", "eth0" } },
   filter = { names = { "src-ip", "dst-ip", "host" } },
   program = program,
   collect = function(run, final) return kit(run.opts):collect(run, final) end,

@@ -72,7 +72,9 @@ lab_kernel() {
     compile "$repo/tests/integration/fixtures/kprobe-count.lua" &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn tun_net_xmit &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn start_xmit &&
-    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet || return 1
+    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet &&
+    compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
+    compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 || return 1
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"
