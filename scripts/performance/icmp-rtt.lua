@@ -18,7 +18,9 @@
 --       rep_queue   net:net_dev_queue            the kernel's reply enters the device
 --       rep_xmit    net:net_dev_start_xmit       handed to its driver
 -- The flow options select the request (its source and destination);
--- --dev is the device the request passes on this host.
+-- --dev is the device the request passes on this host. --path ovs adds
+-- the OVS datapath (kprobes) between an internal port (--dev) and the
+-- bridge's port toward the peer (--phy-dev): docs/tools/icmp-rtt.md.
 --
 -- Sample output:
 --   TIME      SEQ  ID     PEER          DEV       TOTAL(us)  req_queue>req_xmit  req_xmit>rep_recv  rep_recv>rep_sock
@@ -164,6 +166,7 @@ return tool.details {
     "vnetscope icmp-rtt --dst-ip 10.0.0.2",
     "vnetscope icmp-rtt --direction rx --src-ip 10.0.0.2 --dev eth0",
     "vnetscope icmp-rtt --dst-ip fd00::2 --threshold 1ms --format json",
+    "vnetscope icmp-rtt --path ovs --dev br-int --phy-dev eth0 --dst-ip 10.0.0.2",
   },
   requires = "tracepoints net:net_dev_queue, net:net_dev_start_xmit, net:netif_receive_skb, skb:skb_copy_datagram_iovec",
   probes = { "tracepoint:net:net_dev_queue", "tracepoint:net:net_dev_start_xmit", "tracepoint:net:netif_receive_skb",
