@@ -95,6 +95,7 @@ local function kit(opts)
   local id = opts.direction .. "/" .. opts.path
   if not kits[id] then
     local path = STACK[opts.direction]
+    if opts.phy_dev and opts.path ~= "ovs" then errors.usage("option --phy-dev needs --path ovs") end
     if opts.path == "ovs" then
       if not opts.dev or not opts.phy_dev then
         errors.usage("option --path ovs needs --dev (the OVS internal port with this host's address) and --phy-dev (the bridge's port toward the peer)")

@@ -137,9 +137,22 @@ case_filter_and_threshold() {
     for i = #lines, 1, -1 do if lines[i].sessions then return lines[i].sessions.completed end end end)()")"
 }
 
+# Options that do not go together: one line naming them, exit status 2.
+case_bad_options() {
+  vns_run a 30 icmp-rtt --path ovs --dev eth0 --emit-c
+  expect_eq "--path ovs without --phy-dev: status" 2 "$STATUS"
+  expect_match "--path ovs without --phy-dev: the message" "^vnetscope: option --path ovs needs --dev .* and --phy-dev" "$(err_of a)"
+  vns_run b 30 icmp-rtt --phy-dev eth0 --emit-c
+  expect_eq "--phy-dev without --path ovs: status" 2 "$STATUS"
+  expect_match "--phy-dev without --path ovs: the message" "^vnetscope: option --phy-dev needs --path ovs$" "$(err_of b)"
+  vns_run c 30 icmp-rtt --direction up --emit-c
+  expect_eq "--direction up: status" 2 "$STATUS"
+}
+
 run_case "icmp-rtt: IPv4, this host pings: N pairs, each within ping's RTT" case_ipv4_tx
 run_case "icmp-rtt: IPv6, this host pings: N pairs, each within ping's RTT" case_ipv6_tx
 run_case "icmp-rtt --direction rx: IPv4, the peer pings: N pairs, each within its RTT" case_ipv4_rx
 run_case "icmp-rtt --direction rx: IPv6, the peer pings: N pairs, each within its RTT" case_ipv6_rx
 run_case "icmp-rtt: the flow options select the requests; --threshold the pairs reported" case_filter_and_threshold
+run_case "icmp-rtt: options that do not go together are refused with one line" case_bad_options
 finish
