@@ -36,6 +36,8 @@
 #define VNS_STAGES_COMPLETED 1
 #define VNS_STAGES_RESTARTED 2
 #define VNS_STAGES_OUT_OF_ORDER 3
+#define VNS_STAGES_UNWALKED 4     /* packets of a list (bulk) a stage did not walk */
+/* 5 on: one per end (a probe that ends an open session, e.g. a drop) */
 
 struct vns_stages_session {
   u64 ts[VNS_STAGES_N];   /* when each stage was last hit; 0: not hit */
@@ -53,7 +55,7 @@ struct vns_stages_hkey { char label[16]; u32 pair; u32 slot; };
 struct vns_stages_skey { char label[16]; u32 pair; u32 pad; };
 
 BPF_TABLE("lru_hash", u64, struct vns_stages_session, vns_stages_sessions, {{ SESSIONS }});
-BPF_PERCPU_ARRAY(vns_stages_counts, u64, 4);
+BPF_PERCPU_ARRAY(vns_stages_counts, u64, {{ NCOUNTERS }});
 #if VNS_STAGES_HIST
 BPF_HASH(vns_stages_hist, struct vns_stages_hkey, u64, 4096);
 BPF_PERCPU_HASH(vns_stages_stats, struct vns_stages_skey, struct vns_stats, 256);
@@ -80,11 +82,16 @@ struct vns_stages_event {
 {{ EVENTS_OUTPUT }}
 #endif
 
-static __always_inline void vns_stages_count(u32 which)
+static __always_inline void vns_stages_add(u32 which, u64 k)
 {
   u64 *n = vns_stages_counts.lookup(&which);
   if (n)
-    (*n)++;
+    *n += k;
+}
+
+static __always_inline void vns_stages_count(u32 which)
+{
+  vns_stages_add(which, 1);
 }
 
 #if VNS_STAGES_HIST
@@ -161,6 +168,17 @@ static __always_inline int vns_stages_forget(u64 key)
   if (vns_stages_sessions.lookup(&key)) {
     vns_stages_sessions.delete(&key);
     vns_stages_count(VNS_STAGES_RESTARTED);
+  }
+  return 0;
+}
+
+/* An end (outside the path): a session open for the key ends here,
+ * counted under the end's counter. */
+static __always_inline int vns_stages_stop(u64 key, u32 counter)
+{
+  if (vns_stages_sessions.lookup(&key)) {
+    vns_stages_sessions.delete(&key);
+    vns_stages_count(counter);
   }
   return 0;
 }

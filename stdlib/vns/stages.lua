@@ -29,6 +29,15 @@
 --           `args` or `ctx` has its probe's type), e.g. a ctxfilter expr
 --   filter  a flow filter (vns.filter.compile, each filter of a kit with
 --           its own cfg.map_prefix), tested on the stage's skb
+--   skip_zero_key  true: a key of 0 is no packet of this stage (a code
+--           key that parses the packet, e.g. icmp-rtt's echo id/sequence):
+--           the hit is ignored
+--   list    { count = template.code(C), max = N }: the skb heads a list
+--           (skb->next) of count packets, each a hit, e.g. a bulk
+--           dequeue; at most N are walked, the rest counted as unwalked
+-- and new{ends = {...}}: stages outside the path (name, probe, skb, key,
+-- cond, skip_zero_key) that end a session still open for their key,
+-- counted under their name (e.g. "dropped" at skb:kfree_skb).
 -- The first stage opens the session: the tool's flow filter f (unless
 -- the stage has its own), and --dev, --pid and --comm apply there.
 -- --threshold (opts.threshold) applies to the end-to-end time and
@@ -48,7 +57,7 @@ M.MAX_STAGES = 8
 M.SESSIONS = 10240
 M.EVENTS = "vns_stages_events"   -- the perf buffer map, for tool.details{events = ...}
 
-local COUNTERS = { "started", "completed", "restarted", "out_of_order" }
+local COUNTERS = { "started", "completed", "restarted", "out_of_order", "unwalked" }
 
 local Kit = {}
 Kit.__index = Kit
@@ -100,6 +109,13 @@ local function check_stage(i, s, seen)
   assert(s.cond == nil or template.is_typed(s.cond), "stages: cond must be template.code(C) or a ctxfilter expr")
   st.cond = s.cond and s.cond.text
   assert(not s.filter or st.skb, "stages: stage " .. s.name .. " has a flow filter but no skb")
+  st.skip_zero_key = s.skip_zero_key and true or nil
+  if s.list ~= nil then
+    assert(type(s.list) == "table" and template.is_typed(s.list.count) and math.type(s.list.max) == "integer"
+           and s.list.max >= 1 and s.list.max <= 64 and st.skb,
+           "stages: list is {count = template.code(C), max = 1-64}, on a stage with an skb")
+    st.list = { count = s.list.count.text, max = s.list.max }
+  end
   return st
 end
 
@@ -118,6 +134,14 @@ function M.new(def)
   assert(math.type(kit.lru_size) == "integer" and kit.lru_size > 0, "stages: sessions must be a positive integer")
   local seen = {}
   for i, s in ipairs(def.stages) do kit.stages[i] = check_stage(i, s, seen) end
+  kit.ends = {}
+  for i, s in ipairs(def.ends or {}) do
+    local st = check_stage(i, s, seen)
+    assert(not st.filter and not st.list, "stages: an end (" .. st.name .. ") has no filter or list")
+    assert(st.name:match("^[%a_][%w_]*$"), "stages: an end's name is a C identifier: " .. st.name)
+    st.counter = #COUNTERS + i - 1
+    kit.ends[i] = st
+  end
   assert(not kit.by or kit.stages[1].skb, "stages: by = \"dev\" needs an skb at the first stage")
   return kit
 end
@@ -146,9 +170,47 @@ static __always_inline int vns_stage_{{ INDEX }}(void *ctx, struct sk_buff *skb,
 {{ HEAD }}
 {
   struct sk_buff *skb = {{ SKB }};
-{{ COND }}  return vns_stage_{{ INDEX }}({{ CTX }}, skb, {{ KEY }});
+{{ COND }}{{ CALL_ENTRY }}}
+]]
+
+-- An end: a hit for an open session closes it, counted.
+local END = [[
+
+/* end: {{ NAME }} */
+{{ HEAD }}
+{
+  struct sk_buff *skb = {{ SKB }};
+{{ COND }}{{ SKIP_ZERO }}  return vns_stages_stop(key, {{ COUNTER }});
 }
 ]]
+
+-- The call of a stage's worker in its entry: with skip_zero_key, a key
+-- of 0 is not this stage's packet; with a list, every skb of it (the
+-- key is computed per skb).
+local function entry_call(st)
+  local call = string.format("vns_stage_%d(%s, skb, key)", st.index, st.point.ctx)
+  local skip = st.skip_zero_key and "    if (key)\n  " or ""
+  if not st.list then
+    if not st.skip_zero_key then
+      return string.format("  return vns_stage_%d(%s, skb, %s);\n", st.index, st.point.ctx, st.key)
+    end
+    return string.format("  u64 key = %s;\n  if (!key)\n    return 0;\n  return %s;\n", st.key, call)
+  end
+  return string.format([[
+  int count = %s;
+  if (count > %d)
+    vns_stages_add(VNS_STAGES_UNWALKED, count - %d);
+#pragma unroll
+  for (int i = 0; i < %d; i++) {
+    if (i >= count || !skb)
+      break;
+    u64 key = %s;
+%s    %s;
+    vns_read(&skb, sizeof(skb), &skb->next);
+  }
+  return 0;
+]], st.list.count, st.list.max, st.list.max, st.list.max, st.key, skip, call)
+end
 
 local function guard(expr)
   return template.code(string.format("  if (!(%s))\n    return 0;\n", expr))
@@ -174,8 +236,19 @@ local function stage_text(self, st, opts, f)
     HEAD = template.code(st.point.entry),
     SKB = template.code(st.skb or "NULL"),
     COND = st.cond and guard(st.cond) or template.code(""),
-    CTX = template.code(st.point.ctx),
-    KEY = template.code(st.key),
+    CALL_ENTRY = template.code(entry_call(st)),
+  })
+end
+
+local function end_text(st)
+  return template.render(END, {
+    NAME = template.code(st.name),
+    HEAD = template.code(st.point.entry),
+    SKB = template.code(st.skb or "NULL"),
+    COND = st.cond and guard(st.cond) or template.code(""),
+    SKIP_ZERO = template.code(string.format("  u64 key = %s;\n", st.key)
+                              .. (st.skip_zero_key and "  if (!key)\n    return 0;\n" or "")),
+    COUNTER = template.int(st.counter),
   })
 end
 
@@ -213,10 +286,12 @@ function Kit:program(opts, f)
     SUBMIT = self.events and events.submit(opts, M.EVENTS, "ctx", "ev") or template.code("/* no events */"),
     FLOW = template.bool(self.flow),
     SESSIONS = template.int(self.lru_size),
+    NCOUNTERS = template.int(#COUNTERS + #self.ends),
     THRESHOLD = ctxfilter.compile({ threshold = opts.threshold }, { delta = "delta_ns" }).expr,
   }) }
   text[#text + 1] = "\n" .. (#decls > 0 and table.concat(decls, "\n") or "/* no filter maps */") .. "\n"
   for _, st in ipairs(self.stages) do text[#text + 1] = stage_text(self, st, opts, f) end
+  for _, st in ipairs(self.ends) do text[#text + 1] = end_text(st) end
   return table.concat(text)
 end
 
@@ -243,12 +318,13 @@ function Kit:pairs()
   return out
 end
 
--- The session counters since start. started, completed, restarted and
--- out_of_order are counted in the kernel; the rest follow, because every
--- session started either completed, was replaced by a new first-stage
--- hit on its key (restarted), is still in the LRU map (open), or was
--- evicted from it:
---   evicted = started - completed - restarted - open
+-- The session counters since start. started, completed, restarted,
+-- out_of_order (and unwalked, and each end's count) are counted in the
+-- kernel; the rest follow, because every session started either
+-- completed, was replaced by a new first-stage hit on its key
+-- (restarted), was ended by an end (ended: their sum), is still in the
+-- LRU map (open), or was evicted from it:
+--   evicted = started - completed - restarted - ended - open
 -- A session open at exit never completes (the probes are detached):
 --   never_completed = restarted + evicted (+ open, at exit)
 -- Between reports the counters and the map are read moments apart, so
@@ -257,13 +333,30 @@ end
 function Kit:sessions(prog, final)
   local counts, c = prog:table("vns_stages_counts"), {}
   for i, name in ipairs(COUNTERS) do c[name] = hist.sum(counts:lookup(i - 1)) end
-  return M.derive(c, prog:table("vns_stages_sessions"):count(), final)
+  local ended = {}
+  for _, e in ipairs(self.ends) do ended[e.name] = hist.sum(counts:lookup(e.counter)) end
+  local out = M.derive(c, prog:table("vns_stages_sessions"):count(), final, ended)
+  if self:has_list() then out.unwalked = c.unwalked end
+  return out
 end
 
-function M.derive(c, open, final)
+function Kit:has_list()
+  for _, st in ipairs(self.stages) do
+    if st.list then return true end
+  end
+  return false
+end
+
+-- ended: {name = count} of the kit's ends (none: nil).
+function M.derive(c, open, final, ended)
   local out = { started = c.started, completed = c.completed, restarted = c.restarted,
                 out_of_order = c.out_of_order, open = open }
-  out.evicted = math.max(0, c.started - c.completed - c.restarted - open)
+  local gone = 0
+  for name, n in pairs(ended or {}) do
+    out[name] = n
+    gone = gone + n
+  end
+  out.evicted = math.max(0, c.started - c.completed - c.restarted - gone - open)
   out.never_completed = c.restarted + out.evicted + (final and open or 0)
   return out
 end
@@ -342,9 +435,12 @@ function Kit:heading(x)
 end
 
 function Kit:render_sessions(c, out, final)
-  out:write(string.format("\nsessions since start: %d started, %d completed, %d restarted, %d out of order, "
-                          .. "%d evicted, %d %s, %d never completed\n", c.started, c.completed, c.restarted,
-                          c.out_of_order, c.evicted, c.open, final and "open at exit" or "open", c.never_completed))
+  local ends = {}
+  for _, e in ipairs(self.ends) do ends[#ends + 1] = string.format(", %d %s", c[e.name], e.name) end
+  out:write(string.format("\nsessions since start: %d started, %d completed%s, %d restarted, %d out of order, "
+                          .. "%d evicted, %d %s, %d never completed%s\n", c.started, c.completed, table.concat(ends),
+                          c.restarted, c.out_of_order, c.evicted, c.open, final and "open at exit" or "open",
+                          c.never_completed, c.unwalked and string.format(" (%d not walked in lists)", c.unwalked) or ""))
 end
 
 function Kit:render(run, data, out, final)

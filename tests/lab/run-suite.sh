@@ -92,6 +92,8 @@ lab_kernel() {
     compile tun-ring --dev vnslab0 --format json -i 1 -d 300 &&
     compile vhost-signals --format json -i 1 -d 300 &&
     compile vhost-buf-peek --format json -i 1 -d 300 || return 1
+    compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
+    compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 || return 1
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"

@@ -232,4 +232,54 @@ function T.decode_an_event()
   eq(#r2.steps, 0)
 end
 
+-- Ends, lists and keys of 0 (qdisc-latency, icmp-rtt).
+local function with_ends()
+  return stages.new {
+    stages = {
+      { name = "enqueue", probe = "tracepoint:qdisc:qdisc_enqueue" },
+      { name = "dequeue", probe = "tracepoint:qdisc:qdisc_dequeue",
+        list = { count = template.code("args->packets"), max = 4 } },
+    },
+    ends = { { name = "dropped", probe = "tracepoint:skb:kfree_skb" } },
+    by = "dev",
+  }
+end
+
+function T.ends_and_lists_in_the_program()
+  local c = with_ends():program({})
+  has(c, "BPF_PERCPU_ARRAY(vns_stages_counts, u64, 6);")
+  has(c, "/* end: dropped */\nTRACEPOINT_PROBE(skb, kfree_skb)\n{\n"
+         .. "  struct sk_buff *skb = (struct sk_buff *)args->skbaddr;\n  u64 key = (u64)skb;\n"
+         .. "  return vns_stages_stop(key, 5);\n}")
+  has(c, "  int count = args->packets;\n  if (count > 4)\n    vns_stages_add(VNS_STAGES_UNWALKED, count - 4);\n")
+  has(c, "  for (int i = 0; i < 4; i++) {\n    if (i >= count || !skb)\n      break;\n    u64 key = (u64)skb;\n"
+         .. "    vns_stage_1(args, skb, key);\n    vns_read(&skb, sizeof(skb), &skb->next);\n  }")
+  checkerr("list is", stages.new, { stages = { { name = "a", probe = "kprobe:f" },
+    { name = "b", probe = "kprobe:g", list = { count = "n", max = 4 } } } })
+  checkerr("an end's name is a C identifier", stages.new, { stages = { { name = "a", probe = "kprobe:f" },
+    { name = "b", probe = "kprobe:g" } }, ends = { { name = "x-y", probe = "kprobe:h" } } })
+  checkerr("used by two stages", stages.new, { stages = { { name = "a", probe = "kprobe:f" },
+    { name = "b", probe = "kprobe:g" } }, ends = { { name = "x", probe = "kprobe:g" } } })
+end
+
+function T.skip_zero_key()
+  local c = stages.new { stages = {
+    { name = "a", probe = "tracepoint:net:net_dev_queue", key = template.code("k(skb)"), skip_zero_key = true },
+    { name = "b", probe = "tracepoint:net:net_dev_xmit", key = template.code("k(skb)"), skip_zero_key = true },
+  } }:program({})
+  has(c, "  u64 key = k(skb);\n  if (!key)\n    return 0;\n  return vns_stage_0(args, skb, key);\n")
+end
+
+function T.ended_sessions_are_not_evicted()
+  local kit = with_ends()
+  local run = { opts = { unit = "us" }, program = fake({}, {}, { { 10 }, { 6 }, { 1 }, { 0 }, { 2 }, { 3 } }, 0) }
+  local d = kit:collect(run, true)
+  eq(d.sessions, { started = 10, completed = 6, restarted = 1, out_of_order = 0, open = 0, evicted = 0,
+                   never_completed = 1, dropped = 3, unwalked = 2 })
+  local b = h.buffer()
+  kit:render(run, d, b, true)
+  has(b:text(), "sessions since start: 10 started, 6 completed, 3 dropped, 1 restarted, 0 out of order, 0 evicted, "
+                .. "0 open at exit, 1 never completed (2 not walked in lists)\n")
+end
+
 return T
