@@ -76,24 +76,24 @@ lab_kernel() {
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet &&
     compile futex-latency --by lock --pid 1 &&
     compile lock-latency --pid 1 &&
-    compile lock-latency --pid 1 --stacks || return 1
-  # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
-  # and the same userland.
-  cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c" ||
-    { echo "FAIL kernel lab $kernel: cannot build the contend fixture"; echo "0 passed, 1 failed, 0 skipped"; return 1; }
+    compile lock-latency --pid 1 --stacks &&
     compile skb-trace --group gso,qdisc,tun --dst-ip 10.231.5.2 --dst-port 9999 &&
-    compile skb-trace --group xmit,receive,tunnel --dev vnslab0 --track || return 1
+    compile skb-trace --group xmit,receive,tunnel --dev vnslab0 --track &&
     compile virtio-queues -i 1 &&
     compile virtio-irq -i 1 &&
     compile napi-poll --dev ens4 -i 1 &&
-    compile virtio-rx-path -i 1 || return 1
+    compile virtio-rx-path -i 1 &&
     compile vnet-txdrop --format json -i 1 -d 300 &&
     compile macvtap-drops --format json -i 1 -d 300 &&
     compile tun-ring --dev vnslab0 --format json -i 1 -d 300 &&
     compile vhost-signals --format json -i 1 -d 300 &&
-    compile vhost-buf-peek --format json -i 1 -d 300 || return 1
+    compile vhost-buf-peek --format json -i 1 -d 300 &&
     compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
     compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 || return 1
+  # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
+  # and the same userland.
+  cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c" ||
+    { echo "FAIL kernel lab $kernel: cannot build the contend fixture"; echo "0 passed, 1 failed, 0 skipped"; return 1; }
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"

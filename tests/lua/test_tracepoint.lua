@@ -68,10 +68,10 @@ end
 
 -- A tracepoint outside the table is classic, its format fields the arguments.
 function T.unknown_tracepoint_is_classic()
-  if not kernel.has_tracepoint("napi", "napi_poll") then return end
-  local tp = tracepoint.probe("napi", "napi_poll", "auto")
+  if not kernel.has_tracepoint("sched", "sched_process_exec") then return end
+  local tp = tracepoint.probe("sched", "sched_process_exec", "auto")
   eq(tp.raw, false)
-  has(tp.code.text, "#define VNS_TP_ARG_napi_poll_work (args->work)")
+  has(tp.code.text, "#define VNS_TP_ARG_sched_process_exec_pid (args->pid)")
   hasnt(tp.code.text, "common_")
 end
 
