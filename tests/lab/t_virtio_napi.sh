@@ -5,8 +5,8 @@
 #    rx_packets increase (ip -s link's counter), every poll counted in
 #    the softirq, and polls at most one per packet plus empty ones.
 #  - virtio-rx-path: NIC_B's input.0 packets equal the rx_packets
-#    increase, its interrupts (vring_interrupt) the increase of its input
-#    IRQ in /proc/interrupts, callbacks at most as many, and every packet
+#    increase, its interrupts (vring_interrupt) at most the increase of its
+#    input IRQ in /proc/interrupts, callbacks at most as many, every packet
 #    went through GRO once.
 # shellcheck source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
@@ -50,14 +50,10 @@ case_napi_poll() {
 case_rx_path() {
   need_root
   virtio_nics
-  # The input IRQ's count before the tool starts and once it is ready:
-  # an interrupt while the probes attach (once seen on 6.1, from the NIC
-  # just set up) is counted by the kernel but maybe not by the tool.
-  local before_start before_ready
+  local before_start
   before_start=$(irq_count "$VIRTIO_B-input.0")
   tool_start rx virtio-rx-path -i 1 -d 900
   wait_ready rx
-  before_ready=$(irq_count "$VIRTIO_B-input.0")
   traffic
   tool_stop rx INT
   expect_eq "exit status" 0 "$STATUS"
@@ -68,8 +64,13 @@ case_rx_path() {
   row=$(sed -n '/^Total since start/,$p' "$CASE_DIR/rx.out" | grep -E "^ +[^ ]+ +input\.0 " | awk -v n="$RECEIVED" '$6 == n' | head -1)
   expect_match "$NIC_B input.0: packets = rx_packets $RECEIVED" "^ +[^ ]+ +input\.0 +[0-9]+ +[0-9]+ +[0-9]+ +$RECEIVED " "$row"
   irqs=$(awk '{ print $3 }' <<<"$row")
-  expect_eq "$NIC_B input.0: interrupts within /proc/interrupts' increase since ready ($((end - before_ready))) and since start ($((end - before_start)))" \
-    1 "$(( irqs >= end - before_ready && irqs <= end - before_start ))"
+  # At most the kernel's count, never exactly: a kprobe program does not
+  # run while another BPF program runs on its CPU (the kernel's
+  # bpf_prog_active), so an interrupt that lands while the tool's softirq
+  # probes run is not seen (6.1 lab: 167 of 174 once). virtio-irq, on raw
+  # tracepoints, is the exact count (t_virtio_irq.sh).
+  expect_eq "$NIC_B input.0: interrupts ($irqs) at most /proc/interrupts' increase since start ($((end - before_start))), and some" \
+    1 "$(( irqs > 0 && irqs <= end - before_start ))"
   expect_eq "callbacks: at most one per interrupt" 1 "$(awk '{ print ($4 <= $3) }' <<<"$row")"
   local merged normal
   merged=$(awk '{ print $15 }' <<<"$row") normal=$(awk '{ print $16 }' <<<"$row")
@@ -77,5 +78,5 @@ case_rx_path() {
 }
 
 run_case "lab: napi-poll's packets on a virtio-net NIC equal its rx_packets" case_napi_poll
-run_case "lab: virtio-rx-path's interrupts and packets equal /proc/interrupts and rx_packets" case_rx_path
+run_case "lab: virtio-rx-path's packets equal rx_packets, its interrupts at most /proc/interrupts'" case_rx_path
 finish
