@@ -4,11 +4,16 @@
 # in NS_B, static neighbours both ways and IPv6 off, so no packet moves
 # unless a test sends it. VIRTIO_A/VIRTIO_B: their virtio devices.
 
-# nic_by_mac MAC: the guest's device with this address.
+# nic_by_mac MAC: the guest's device with this address. A namespace the
+# previous case deleted gives its NICs back to the guest asynchronously
+# (the kernel's netns cleanup work), so wait for them, up to 10 s.
 nic_by_mac() {
-  local d
-  for d in /sys/class/net/*; do
-    [ "$(cat "$d/address")" = "$1" ] && { echo "${d##*/}"; return 0; }
+  local d i
+  for i in $(seq 100); do
+    for d in /sys/class/net/*; do
+      [ "$(cat "$d/address")" = "$1" ] && { echo "${d##*/}"; return 0; }
+    done
+    sleep 0.1
   done
   fail "no NIC with address $1"
 }
