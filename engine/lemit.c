@@ -417,30 +417,6 @@ void lemit_free(lua_State *L, struct lemit *e)
 
 /* ---- per event ---- */
 
-static uint64_t load(const unsigned char *p, size_t n)
-{
-  uint8_t a;
-  uint16_t b;
-  uint32_t c;
-  uint64_t d = 0;
-  switch (n) {
-  case 1: memcpy(&a, p, 1); return a;
-  case 2: memcpy(&b, p, 2); return b;
-  case 4: memcpy(&c, p, 4); return c;
-  case 8: memcpy(&d, p, 8); return d;
-  }
-  return 0;
-}
-
-static int64_t sext(uint64_t v, size_t size)
-{
-  if (size >= 8)
-    return (int64_t)v;
-  uint64_t sign = 1ULL << (size * 8 - 1);
-  v &= (sign << 1) - 1;
-  return (int64_t)((v ^ sign) - sign);
-}
-
 static char *text_of(lua_State *L, int idx)
 {
   if (lua_isnil(L, idx))
@@ -564,7 +540,7 @@ static void json_col(struct lemit *e, const struct col *c, const unsigned char *
   const struct td_type *t = c->f->type;
   const unsigned char *p = data + c->f->offset;
   if (c->as == AS_WALLTIME) {
-    long long ns = (long long)load(p, 8) + e->wall_offset_ns;
+    long long ns = (long long)luatype_load(p, 8) + e->wall_offset_ns;
     put_i64(e, ns / 1000000000);
     char frac[16];
     snprintf(frac, sizeof frac, ".%06lld", (ns % 1000000000) / 1000);
@@ -573,15 +549,15 @@ static void json_col(struct lemit *e, const struct col *c, const unsigned char *
   }
   switch (t->kind) {
   case TD_CHARS: json_chars(e, (const char *)p, strnlen((const char *)p, t->count)); break;
-  case TD_BOOL: puts_(e, load(p, t->size) ? "true" : "false"); break;
-  case TD_INT: put_i64(e, sext(load(p, t->size), t->size)); break;
-  default: put_u64(e, load(p, t->size)); break;
+  case TD_BOOL: puts_(e, luatype_load(p, t->size) ? "true" : "false"); break;
+  case TD_INT: put_i64(e, luatype_sext(luatype_load(p, t->size), t->size * 8)); break;
+  default: put_u64(e, luatype_load(p, t->size)); break;
   }
 }
 
 static void text_clock(struct lemit *e, const unsigned char *p)
 {
-  long long ns = (long long)load(p, 8) + e->wall_offset_ns;
+  long long ns = (long long)luatype_load(p, 8) + e->wall_offset_ns;
   time_t sec = (time_t)(ns / 1000000000);
   if (sec != e->clock_sec) { /* localtime once a second, not per event */
     struct tm tm;
@@ -613,10 +589,10 @@ static void text_cell(struct lemit *e, int i, const unsigned char *data)
       s = (const char *)p;
       n = strnlen(s, c->f->type->count);
     } else if (c->f->type->kind == TD_INT) {
-      n = (size_t)snprintf(num, sizeof num, "%lld", (long long)sext(load(p, c->f->type->size), c->f->type->size));
+      n = (size_t)snprintf(num, sizeof num, "%lld", (long long)luatype_sext(luatype_load(p, c->f->type->size), c->f->type->size * 8));
       s = num;
     } else {
-      n = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)load(p, c->f->type->size));
+      n = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)luatype_load(p, c->f->type->size));
       s = num;
     }
   } else if (t->col < 0) {

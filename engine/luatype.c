@@ -14,7 +14,7 @@
 /* ---- byte access ---- */
 
 /* Host-endian loads: BPF maps hold values in the kernel's byte order. */
-static uint64_t lt_load(const unsigned char *p, size_t n)
+uint64_t luatype_load(const unsigned char *p, size_t n)
 {
   uint8_t a;
   uint16_t b;
@@ -47,7 +47,7 @@ static uint64_t lt_mask(unsigned bits)
   return bits >= 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
 }
 
-static int64_t lt_sext(uint64_t v, unsigned bits)
+int64_t luatype_sext(uint64_t v, unsigned bits)
 {
   uint64_t sign = UINT64_C(1) << (bits - 1);
   v &= lt_mask(bits);
@@ -108,7 +108,7 @@ static void lt_push_bits(lua_State *L, const struct td_field *f, const unsigned 
   if (f->type->kind == TD_BOOL)
     lua_pushboolean(L, v != 0);
   else if (f->type->kind == TD_INT)
-    lua_pushinteger(L, (lua_Integer)lt_sext(v, f->bit_size));
+    lua_pushinteger(L, (lua_Integer)luatype_sext(v, f->bit_size));
   else
     lua_pushinteger(L, (lua_Integer)v);
 }
@@ -160,9 +160,9 @@ void luatype_push(lua_State *L, const struct td_type *t, const void *data)
   const unsigned char *p = data;
   luaL_checkstack(L, 4, "type nested too deeply");
   switch (t->kind) {
-  case TD_INT: lua_pushinteger(L, (lua_Integer)lt_sext(lt_load(p, t->size), t->size * 8)); break;
-  case TD_UINT: lua_pushinteger(L, (lua_Integer)lt_load(p, t->size)); break;
-  case TD_BOOL: lua_pushboolean(L, lt_load(p, t->size) != 0); break;
+  case TD_INT: lua_pushinteger(L, (lua_Integer)luatype_sext(luatype_load(p, t->size), t->size * 8)); break;
+  case TD_UINT: lua_pushinteger(L, (lua_Integer)luatype_load(p, t->size)); break;
+  case TD_BOOL: lua_pushboolean(L, luatype_load(p, t->size) != 0); break;
   case TD_FLOAT: lt_push_float(L, t, p); break;
   case TD_CHARS: lua_pushlstring(L, (const char *)p, strnlen((const char *)p, t->count)); break;
   case TD_ARRAY: lt_push_array(L, t, p); break;

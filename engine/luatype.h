@@ -7,6 +7,8 @@
 #define VNS_LUATYPE_H
 
 #include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "typedesc.h"
 
 /* Push the value at data (td->size bytes) onto the Lua stack. */
@@ -22,5 +24,10 @@ void luatype_check(lua_State *L, int idx, const struct td_type *t, void *out);
  * luatype_check uses the root "value". */
 void luatype_check_path(lua_State *L, int idx, const struct td_type *t, void *out,
                         const char *root);
+
+/* A host-endian unsigned load of n (1, 2, 4 or 8) bytes, and the low
+ * bits of v sign-extended: how event and map bytes become integers. */
+uint64_t luatype_load(const unsigned char *p, size_t n);
+int64_t luatype_sext(uint64_t v, unsigned bits);
 
 #endif
