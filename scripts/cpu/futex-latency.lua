@@ -87,14 +87,7 @@ local RESULTS = { "woken", "eagain", "timedout", "other" }
 
 local function collect(run, final)
   local data = waits.collect(run, final, describe)
-  run.futex_results = run.futex_results or { 0, 0, 0, 0 }
-  local now = { 0, 0, 0, 0 }
-  for _, e in ipairs(run.program:table("futex_results"):drain()) do now[e[1] + 1] = hist.sum(e[2]) end
-  data.results = {}
-  for i, name in ipairs(RESULTS) do
-    run.futex_results[i] = run.futex_results[i] + now[i]
-    data.results[name] = final and run.futex_results[i] or now[i]
-  end
+  data.results = waits.results(run, "futex_results", RESULTS, final)
   return data
 end
 

@@ -153,14 +153,7 @@ local RESULTS = { "acquired", "timedout", "failed" }
 
 local function collect(run, final)
   local data = waits.collect(run, final, describe)
-  run.lock_results = run.lock_results or { 0, 0, 0 }
-  local now = { 0, 0, 0 }
-  for _, e in ipairs(run.program:table("lock_results"):drain()) do now[e[1] + 1] = hist.sum(e[2]) end
-  data.results = {}
-  for i, name in ipairs(RESULTS) do
-    run.lock_results[i] = run.lock_results[i] + now[i]
-    data.results[name] = final and run.lock_results[i] or now[i]
-  end
+  data.results = waits.results(run, "lock_results", RESULTS, final)
   return data
 end
 

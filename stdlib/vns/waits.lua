@@ -157,6 +157,20 @@ function M.collect(run, final, describe)
   return data
 end
 
+-- How the waits ended, from a per-CPU array indexed as NAMES: {name =
+-- count} of the interval, or with final of the whole run.
+function M.results(run, map, names, final)
+  run.waits_results = run.waits_results or {}
+  local now = {}
+  for _, e in ipairs(run.program:table(map):drain()) do now[e[1] + 1] = hist.sum(e[2]) end
+  local out = {}
+  for i, name in ipairs(names) do
+    run.waits_results[i] = (run.waits_results[i] or 0) + (now[i] or 0)
+    out[name] = final and run.waits_results[i] or (now[i] or 0)
+  end
+  return out
+end
+
 -- "mutex  lock 0x7f..  pid 42 (app)  tid 43": the label's heading.
 local function heading(h)
   local parts = {}
