@@ -31,10 +31,10 @@ int on_sample(struct bpf_perf_event_data *ctx)
   /* the idle task (and kernel threads) have no user stack */
   k.ustack = k.tid == 0 ? -1 : stacks.get_stackid(ctx, BPF_F_USER_STACK);
   bpf_get_current_comm(k.comm, sizeof(k.comm));
-  u64 one = 1, *n = samples.lookup(&k);
+  u64 none = 0, *n = samples.lookup_or_try_init(&k, &none);
   if (n) {
     __sync_fetch_and_add(n, 1);
-  } else if (samples.update(&k, &one)) {
+  } else {
     u32 zero = 0;
     u64 *l = lost.lookup(&zero);
     if (l)

@@ -120,10 +120,10 @@ static __always_inline void record(struct task_struct *prev, struct task_struct 
   struct hkey h = {};
   h.w = w;
   h.slot = vns_log2_slot(delta / {{ UNIT_NS }});
-  u64 one = 1, *n = hist.lookup(&h);
+  u64 none = 0, *n = hist.lookup_or_try_init(&h, &none);
   if (n)
     __sync_fetch_and_add(n, 1);
-  else if (hist.update(&h, &one))
+  else
     count_lost(1);
 
   u64 id = bpf_get_current_pid_tgid();  /* prev: what ran before */

@@ -54,7 +54,9 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
     return 0;
   u32 pct = ring.fill * 100 / ring.size;
   key.slot = ring.fill >= ring.size ? 10 : pct / 10;
-  fill_hist.increment(key);
+  u64 none = 0, *n = fill_hist.lookup_or_try_init(&key, &none);
+  if (n)
+    __sync_fetch_and_add(n, 1);  /* slots are shared by all CPUs */
   struct size_key sk = { .queue = key.queue };
   __builtin_memcpy(sk.dev, key.dev, sizeof(sk.dev));
   ring_size.update(&sk, &ring.size);

@@ -31,6 +31,8 @@ int kretprobe__vhost_net_buf_peek(struct pt_regs *ctx)
   int len = PT_REGS_RC(ctx);
   struct peek_key k = { .nvq = *q, .slot = len > 0 ? vns_log2_slot(len) : 0 };
   peek_nvq.delete(&tid);
-  peeks.increment(k);
+  u64 none = 0, *n = peeks.lookup_or_try_init(&k, &none);
+  if (n)
+    __sync_fetch_and_add(n, 1);  /* slots are shared by all CPUs */
   return 0;
 }

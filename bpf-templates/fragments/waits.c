@@ -41,7 +41,9 @@ static __always_inline void waits_record(struct wait_key *label, u64 lock, u32 p
   struct wait_hist_key hk = {};
   __builtin_memcpy(&hk.label, label, sizeof(hk.label));
   hk.slot = vns_log2_slot(delta_ns / {{ UNIT_NS }});
-  wait_hist.increment(hk);
+  u64 none = 0, *n = wait_hist.lookup_or_try_init(&hk, &none);
+  if (n)
+    __sync_fetch_and_add(n, 1);  /* slots are shared by all CPUs */
   struct vns_stats zero = {};
   struct vns_stats *s = wait_stats.lookup_or_try_init(label, &zero);
   if (s)

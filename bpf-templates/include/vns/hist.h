@@ -5,11 +5,15 @@
  *   BPF_PERCPU_HASH(stats, u32, struct vns_stats, 256);
  *   ...
  *   struct hist_key k = { .label = 1, .slot = vns_log2_slot(delta / 1000) };
- *   hist.increment(k);
+ *   u64 none = 0, *n = hist.lookup_or_try_init(&k, &none);
+ *   if (n)
+ *     __sync_fetch_and_add(n, 1);
  *   struct vns_stats zero = {}, *s = stats.lookup_or_try_init(&k.label, &zero);
  *   if (s)
  *     vns_stats_add(s, delta);
  *
+ * Not hist.increment(k): on a shared hash BCC makes that a plain += (two
+ * CPUs lose a count) and a first insert that can fail under a race.
  * (BCC rewrites map calls only outside macros, so that part is spelled
  * out in each program.)
  */
