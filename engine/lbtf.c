@@ -1,12 +1,13 @@
-/* lbtf: where a member of a kernel struct is, from the running kernel's
- * BTF: vmlinux first, then every module's (/sys/kernel/btf/<module>),
- * since a driver's private structs (vring_virtqueue, virtnet_info) are
- * only in their module's BTF.
- *   core.btf_offset("vring_virtqueue", "split.vring.avail")
+/* lbtf: where a member of a kernel struct is, from a kernel's BTF:
+ * vmlinux first, then every module's, since a driver's private structs
+ * (vring_virtqueue, tun_struct, ...) are only in their module's BTF.
+ *   core.btf_offset("vring_virtqueue", "split.vring.avail" [, dir])
  *     -> byte offset, member size in bytes, the BTF it was found in
  *        ("vmlinux" or a module name); or nil and why.
- * A path goes through named members; anonymous struct and union members
- * are looked through, as C does. */
+ * dir is /sys/kernel/btf by default, or a directory of another kernel's
+ * BTF files (vmlinux and modules, saved by the lab) when compiling for
+ * it. A path goes through named members; anonymous struct and union
+ * members are looked through, as C does. */
 #include <bpf/btf.h>
 #include <dirent.h>
 #include <errno.h>
@@ -18,27 +19,40 @@
 #define LBTF_DIR "/sys/kernel/btf"
 #define LBTF_MAX 256
 
+/* The BTF of one directory at a time, loaded once: a run asks about one
+ * kernel. */
 static struct {
   char name[256];
   struct btf *btf;
 } loaded[LBTF_MAX];
 static int nloaded = -1;
+static char loaded_dir[512];
 
-static void lbtf_load_all(void)
+static void lbtf_unload(void)
 {
-  struct btf *base = btf__parse(LBTF_DIR "/vmlinux", NULL);
+  for (int i = nloaded - 1; i >= 0; i--)
+    btf__free(loaded[i].btf);  /* modules first: they are split over vmlinux */
+  nloaded = -1;
+}
+
+static void lbtf_load_all(const char *dir)
+{
+  char path[768];
+  lbtf_unload();
+  snprintf(loaded_dir, sizeof loaded_dir, "%s", dir);
+  snprintf(path, sizeof path, "%s/vmlinux", dir);
+  struct btf *base = btf__parse(path, NULL);
   nloaded = 0;
   if (!base)
     return;
   snprintf(loaded[0].name, sizeof loaded[0].name, "vmlinux");
   loaded[nloaded++].btf = base;
-  DIR *d = opendir(LBTF_DIR);
+  DIR *d = opendir(dir);
   struct dirent *e;
   while (d && (e = readdir(d)) && nloaded < LBTF_MAX) {
-    char path[512];
     if (e->d_name[0] == '.' || !strcmp(e->d_name, "vmlinux"))
       continue;
-    snprintf(path, sizeof path, LBTF_DIR "/%s", e->d_name);
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     struct btf *b = btf__parse_split(path, base);
     if (!b)
       continue;
@@ -86,11 +100,12 @@ static int core_btf_offset(lua_State *L)
 {
   const char *sname = luaL_checkstring(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  if (nloaded < 0)
-    lbtf_load_all();
+  const char *dir = luaL_optstring(L, 3, LBTF_DIR);
+  if (nloaded < 0 || strcmp(dir, loaded_dir))
+    lbtf_load_all(dir);
   if (nloaded == 0) {
     lua_pushnil(L);
-    lua_pushstring(L, "no kernel BTF (" LBTF_DIR "/vmlinux)");
+    lua_pushfstring(L, "no kernel BTF (%s/vmlinux)", dir);
     return 2;
   }
   for (int i = 0; i < nloaded; i++) {
@@ -126,7 +141,7 @@ static int core_btf_offset(lua_State *L)
     return 3;
   }
   lua_pushnil(L);
-  lua_pushfstring(L, "struct %s is in no BTF of this kernel (" LBTF_DIR ")", sname);
+  lua_pushfstring(L, "struct %s is in no BTF of this kernel (%s)", sname, dir);
   return 2;
 }
 

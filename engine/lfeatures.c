@@ -255,44 +255,6 @@ static int core_btf_func_args(lua_State *L)
   return 1;
 }
 
-/* core.btf_member_offset(file, base_file, struct, member) -> byte offset:
- * where MEMBER of STRUCT is in the BTF of FILE (a module's split BTF over
- * BASE_FILE, e.g. /sys/kernel/btf/tun over /sys/kernel/btf/vmlinux; base
- * nil for a whole BTF). Lets scripts check the layouts they describe for
- * structs private to a driver. nil, why when a file, struct or member is
- * missing or the member is a bit field. */
-static int core_btf_member_offset(lua_State *L)
-{
-  const char *file = luaL_checkstring(L, 1), *base_file = luaL_optstring(L, 2, NULL);
-  const char *sname = luaL_checkstring(L, 3), *mname = luaL_checkstring(L, 4);
-  struct btf *base = base_file ? btf__parse(base_file, NULL) : NULL;
-  struct btf *btf = base_file && !base ? NULL : btf__parse_split(file, base);
-  const char *why = NULL;
-  long off = -1;
-  int id = btf ? btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT) : -1;
-  const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
-  if (!btf)
-    why = "cannot read BTF";
-  else if (!t)
-    why = "no such struct in BTF";
-  for (int i = 0; t && i < btf_vlen(t); i++) {
-    const struct btf_member *m = btf_members(t) + i;
-    if (strcmp(btf__name_by_offset(btf, m->name_off), mname) == 0 && btf_member_bitfield_size(t, i) == 0)
-      off = btf_member_bit_offset(t, i) / 8;
-  }
-  if (t && off < 0)
-    why = "no such member in BTF";
-  btf__free(btf);
-  btf__free(base);
-  if (why) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s: struct %s.%s: %s", file, sname, mname, why);
-    return 2;
-  }
-  lua_pushinteger(L, off);
-  return 1;
-}
-
 void lfeatures_register(lua_State *L)
 {
   lua_pushcfunction(L, core_have_ringbuf);
@@ -301,8 +263,6 @@ void lfeatures_register(lua_State *L)
   lua_setfield(L, -2, "btf_func_args");
   lua_pushcfunction(L, core_btf_tracepoint_args);
   lua_setfield(L, -2, "btf_tracepoint_args");
-  lua_pushcfunction(L, core_btf_member_offset);
-  lua_setfield(L, -2, "btf_member_offset");
   lua_pushcfunction(L, core_features);
   lua_setfield(L, -2, "features");
 }

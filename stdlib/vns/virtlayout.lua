@@ -22,12 +22,6 @@ local function btf_dir()
   return "/sys/kernel/btf"
 end
 
-local function readable(path)
-  local f = path and io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
 -- The C of the checks for MODULE's members (each { our struct, our
 -- member, kernel struct, kernel member }), and a line saying how the
 -- layout was checked. A member BTF lacks is an error: the description
@@ -35,20 +29,20 @@ end
 function M.checks(module, members)
   template.ident(module, "virtlayout: module")
   local dir = btf_dir()
-  local file, base = dir and (dir .. "/" .. module), dir and (dir .. "/vmlinux")
-  if not (readable(file) and readable(base)) then
-    return template.code("/* layout of " .. module .. ": no BTF of the module to check it against */"),
-           "not checked (no BTF for " .. module .. ")"
-  end
   local lines = { "/* layout of " .. module .. ": checked against its BTF */" }
   for _, m in ipairs(members) do
     for i = 1, 4 do template.ident(m[i], "virtlayout: member") end
-    local off, err = core.btf_member_offset(file, base, m[3], m[4])
+    local off, err, where = nil, "no BTF directory (VNETSCOPE_BTF_DIR) for the target kernel", nil
+    if dir then off, err, where = core.btf_offset(m[3], m[4], dir) end
+    if not off and (not dir or err:find("no kernel BTF") or err:find("is in no BTF")) then
+      return template.code("/* layout of " .. module .. ": no BTF of the module to check it against */"),
+             "not checked (no BTF for " .. module .. ")"
+    end
     if not off then error("virtlayout: " .. err, 0) end
     lines[#lines + 1] = string.format(
       '_Static_assert(__builtin_offsetof(struct %s, %s) == %d, "struct %s.%s is at %d in the BTF of %s: '
       .. 'the layout vnetscope describes for this kernel is wrong");',
-      m[1], m[2], off, m[3], m[4], off, module)
+      m[1], m[2], off, m[3], m[4], off, where)
   end
   return template.code(table.concat(lines, "\n")), "checked against BTF"
 end

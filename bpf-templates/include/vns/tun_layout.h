@@ -27,9 +27,13 @@
  * the reader: vhost-net or a process). */
 struct vns_tun_file {
   struct sock sk;
-  struct socket socket;
 #if LINUX_VERSION_CODE < KERNEL_VERSION(5, 3, 0)
+  struct socket socket;
   struct socket_wq wq;
+#else
+  /* Its socket_wq is cacheline aligned since 5.3; said again here because
+   * a header tree made from BTF (no headers) loses alignment attributes. */
+  struct socket socket ____cacheline_aligned_in_smp;
 #endif
   void *tun;
   void *fasync;
