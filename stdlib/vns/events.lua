@@ -121,7 +121,7 @@ local function emit_spec(run, row)
   local cols, hooks, text = {}, {}, {}
   for _, f in ipairs(row.fields or {}) do
     if type(f) == "string" then f = { f } end
-    cols[#cols + 1] = { key = f[1], field = f[2] or f[1], as = f.wall_time and "walltime" or nil,
+    cols[#cols + 1] = { key = f[1], field = f[2] or f[1], as = f.wall_time and "walltime" or f.hex and "hex" or nil,
                         omit_empty = f.omit_empty }
   end
   for _, h in ipairs(row.hooks or {}) do
