@@ -94,7 +94,7 @@ struct event {
     (ev).p##has_ports = (f).has_ports;                              \
   } while (0)
 
-BPF_PERF_OUTPUT(events);
+{{ EVENTS }}
 BPF_TABLE("lru_hash", u64, struct skbtrace_path, vns_paths, 16384);
 /* Path ids: the CPU in the top bits, a per-CPU count below: unique
  * without atomics that return a value (4.19 has none). */
@@ -239,7 +239,7 @@ report:
   ev.ip = ip;
   ev.probe = probe;
   ev.cpu = bpf_get_smp_processor_id();
-  events.perf_submit(ctx, &ev, sizeof(ev));
+  {{ SUBMIT }}
   return 0;
 }
 

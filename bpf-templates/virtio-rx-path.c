@@ -14,7 +14,9 @@
  * (NET_DEVICES, a bit per virtio index) count. A NAPI instance is known
  * as virtio-net's once virtnet_poll ran on it (its receive_queue gives
  * the virtqueue); GRO and napi_complete_done of other NAPIs are skipped.
- * --details adds an event per probe hit, under the event budget. */
+ * --details adds an event per probe hit, under the event budget, and one
+ * per received buffer (virtio_net's receive_buf, attached by the tool:
+ * one per packet the driver counts in rx_packets). */
 #include <vns/common.h>
 #include <vns/virtio.h>
 
@@ -22,7 +24,7 @@
 {{ BUDGET }}
 
 enum vns_rx_event {
-  EV_IRQ = 1, EV_POLL, EV_POLL_DONE, EV_GRO, EV_KICK, EV_CALLBACK, EV_COMPLETE,
+  EV_IRQ = 1, EV_POLL, EV_POLL_DONE, EV_GRO, EV_KICK, EV_CALLBACK, EV_COMPLETE, EV_RECEIVE_BUF,
 };
 
 struct vq_counts {
@@ -76,7 +78,7 @@ BPF_PERCPU_ARRAY(in_poll, struct poll_entry, 1);
 BPF_PERCPU_ARRAY(in_gro, struct poll_entry, 1);
 BPF_PERCPU_ARRAY(in_complete, struct poll_entry, 1);
 BPF_PERCPU_ARRAY(in_vqpoll, struct poll_entry, 1);
-BPF_PERF_OUTPUT(events);
+{{ EVENTS }}
 
 static __always_inline struct vns_virtio_layout *layout(void)
 {
@@ -113,15 +115,15 @@ static __always_inline struct vq_counts *counts_of(void *vq)
   return counts.lookup_or_try_init(&key, &init);
 }
 
+/* Without --details the send is dead code, but it stays in the source:
+ * BCC learns the event's layout from it (the reader needs it). */
 static __always_inline void emit(struct pt_regs *ctx, void *vq, u32 type, s64 value)
 {
-#if DETAILS
-  if (!vns_budget_take())
+  if (!DETAILS || !vns_budget_take())
     return;
   struct event ev = { .ts_ns = bpf_ktime_get_ns(), .vq = (u64)vq, .cpu = bpf_get_smp_processor_id(),
                       .type = type, .value = value };
-  events.perf_submit(ctx, &ev, sizeof(ev));
-#endif
+  {{ SUBMIT }}
 }
 
 static __always_inline void *vq_of_napi(void *napi)
@@ -175,6 +177,8 @@ int kprobe__virtnet_poll(struct pt_regs *ctx, void *napi, int budget)
   vns_read(&vq, sizeof(vq), (char *)napi - l->rq_napi);
   u64 key = (u64)napi, val = (u64)vq;
   napi_vq.update(&key, &val);
+  if (!counts_of(vq))  /* another device's queue (--dev) */
+    return 0;
   struct poll_entry *e = in_poll.lookup(&zero);
   if (e) {
     e->napi = key;
@@ -332,3 +336,18 @@ int kprobe__virtqueue_notify(struct pt_regs *ctx, void *vq)
   emit(ctx, vq, EV_KICK, 0);
   return 0;
 }
+
+#if DETAILS
+/* receive_buf(vi, rq, buf, len, ...): one received packet (its first
+ * buffer; len counts the virtio-net header). The receive_queue's first
+ * member is its vq. Attached by the tool (virtio_net:receive_buf). */
+int virtio_rx_receive_buf(struct pt_regs *ctx)
+{
+  void *vq = NULL;
+  vns_read(&vq, sizeof(vq), (void *)PT_REGS_PARM2(ctx));
+  if (!vq || !counts_of(vq))
+    return 0;
+  emit(ctx, vq, EV_RECEIVE_BUF, (u32)PT_REGS_PARM4(ctx));
+  return 0;
+}
+#endif

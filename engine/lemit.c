@@ -20,7 +20,7 @@
 #define MAX_KEY 128
 #define CACHE_SLOTS 1024
 
-enum col_as { AS_VALUE, AS_WALLTIME };
+enum col_as { AS_VALUE, AS_WALLTIME, AS_HEX };
 
 struct col {
   char *key;
@@ -290,7 +290,7 @@ static void compile_cols(lua_State *L, struct lemit *e, int spec, const struct t
     char *field = dup_field(L, c, "field");
     char *as = dup_field(L, c, "as");
     col->omit_empty = bool_field(L, c, "omit_empty");
-    col->as = as && strcmp(as, "walltime") == 0 ? AS_WALLTIME : AS_VALUE;
+    col->as = !as ? AS_VALUE : strcmp(as, "walltime") == 0 ? AS_WALLTIME : strcmp(as, "hex") == 0 ? AS_HEX : AS_VALUE;
     free(as);
     if (!col->key || !field) {
       free(field);
@@ -539,6 +539,13 @@ static void json_col(struct lemit *e, const struct col *c, const unsigned char *
 {
   const struct td_type *t = c->f->type;
   const unsigned char *p = data + c->f->offset;
+  if (c->as == AS_HEX && t->kind != TD_CHARS) {
+    char hex[24];
+    putc_(e, '"');
+    put(e, hex, (size_t)snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)luatype_load(p, t->size)));
+    putc_(e, '"');
+    return;
+  }
   if (c->as == AS_WALLTIME) {
     long long ns = (long long)luatype_load(p, 8) + e->wall_offset_ns;
     put_i64(e, ns / 1000000000);
@@ -585,6 +592,9 @@ static void text_cell(struct lemit *e, int i, const unsigned char *data)
     const unsigned char *p = data + c->f->offset;
     if (c->as == AS_WALLTIME) {
       s = NULL;
+    } else if (c->as == AS_HEX && c->f->type->kind != TD_CHARS) {
+      n = (size_t)snprintf(num, sizeof num, "0x%llx", (unsigned long long)luatype_load(p, c->f->type->size));
+      s = num;
     } else if (c->f->type->kind == TD_CHARS) {
       s = (const char *)p;
       n = strnlen(s, c->f->type->count);

@@ -87,6 +87,8 @@ local function program(opts, f)
     INNER_FILTER = f.needs_l3 and inner.expr or template.code("0"),
     DEV_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "ev.dev" }).expr,
     ENTRIES = code,
+    EVENTS = events.code(opts, "events", 192),
+    SUBMIT = events.submit(opts, "events", "ctx", "ev"),
   })
 end
 
@@ -155,51 +157,89 @@ local function flow_of(ev, p)
            has_ports = ev[p .. "has_ports"], arp_op = p == "" and ev.arp_op or 0 }
 end
 
-local function decode(run, ev)
+-- What is genuinely this tool's, each from the few event fields it reads
+-- (the engine caches the results by those fields' bytes); the rest is
+-- copied by C (docs/events.md).
+local FLOW = { "saddr", "daddr", "sport", "dport", "ethertype", "family", "proto", "has_ports", "arp_op", "tunnel",
+               "i_saddr", "i_daddr", "i_sport", "i_dport", "i_ethertype", "i_family", "i_proto", "i_has_ports" }
+
+-- Paths numbered 1, 2, ... in the order this run first saw them.
+local function path_of(run, ev)
+  if ev.path == 0 then return {} end
   run.paths = run.paths or { n = 0 }
-  local path = ev.path ~= 0 and run.paths[ev.path]
-  if ev.path ~= 0 and not path then
+  if not run.paths[ev.path] then
     run.paths.n = run.paths.n + 1
-    path = run.paths.n
-    run.paths[ev.path] = path
+    run.paths[ev.path] = run.paths.n
   end
-  local row = {
-    ts = events.wall_time(ev.ts_ns), cpu = ev.cpu, path = path or nil, seq = ev.seq,
-    probe = ev.probe ~= 0 and run.probe_names[ev.probe] or kprobe_name(run, ev.ip),
-    kind = ev.probe ~= 0 and "tracepoint" or "kprobe",
-    dev = ev.dev ~= "" and ev.dev or nil, len = ev.len,
-    gso_size = ev.gso_size, gso_segs = ev.gso_segs, gso_type = gso_type_text(ev.gso_type),
-    csum = CSUM[ev.ip_summed], mark = ev.mark, queue = ev.queue_mapping,
-    tracked = ev.tracked ~= 0, anomaly = ev.anomaly ~= 0, skb = string.format("0x%x", ev.skb),
-  }
-  local outer = flow_of(ev, "")
+  return { path = run.paths[ev.path] }
+end
+
+local function probe_of(run, ev)
+  return { probe = ev.probe ~= 0 and run.probe_names[ev.probe] or kprobe_name(run, ev.ip),
+           kind = ev.probe ~= 0 and "tracepoint" or "kprobe" }
+end
+
+local function gso_of(_, ev)
+  local t = gso_type_text(ev.gso_type)
+  return { gso_type = t, _gso = (ev.gso_size == 0 and t == "0") and "-" or string.format("%d/%d/%s", ev.gso_size, ev.gso_segs, t) }
+end
+
+local function skb_state_of(_, ev)
+  local flags = (ev.tracked ~= 0 and "T" or "") .. (ev.anomaly ~= 0 and "A" or "")
+  return { csum = CSUM[ev.ip_summed], tracked = ev.tracked ~= 0, anomaly = ev.anomaly ~= 0,
+           _flags = flags ~= "" and flags or "-" }
+end
+
+local function flow_row(_, ev)
+  local row, outer = {}, flow_of(ev, "")
   row.flow = net.flow_text(outer)
   net.flow_fields(outer, row)
+  row._flow = row.flow
   if ev.tunnel ~= 0 then
     local inner = flow_of(ev, "i_")
     row.tunnel = ev.tunnel == 1 and "vxlan" or "geneve"
     row.inner_flow = net.flow_text(inner)
     row.inner = {}
     net.flow_fields(inner, row.inner)
+    row._flow = row.flow .. " | " .. row.tunnel .. " " .. row.inner_flow
   end
   return row
 end
 
-local LINE = "%-15s %4s %5s %4s  %-25s %-12s %6s  %-15s %-8s %5s %2s  %-2s  %s\n"
+local row = {
+  record_bytes = 192,
+  fields = { { "ts", "ts_ns", wall_time = true }, "cpu", "seq", { "dev", omit_empty = true }, "len", "gso_size",
+             "gso_segs", "mark", { "queue", "queue_mapping" }, { "skb", hex = true } },
+  hooks = {
+    { fields = { "path" }, decode = path_of },
+    { fields = { "probe", "ip" }, decode = probe_of },
+    { fields = { "gso_size", "gso_segs", "gso_type" }, decode = gso_of },
+    { fields = { "ip_summed", "tracked", "anomaly" }, decode = skb_state_of },
+    { fields = FLOW, decode = flow_row },
+  },
+  columns = { { "TIME", "ts", 15 }, { "CPU", "cpu", 4, right = true }, { "PATH", "path", 5, right = true },
+              { "SEQ", "seq", 4, right = true, gap = 2 }, { "PROBE", "probe", 25 }, { "DEV", "dev", 12 },
+              { "LEN", "len", 6, right = true, gap = 2 }, { "GSO SIZE/SEGS/TYPE", "_gso", 15 }, { "CSUM", "csum", 8 },
+              { "MARK", "mark", 5, right = true }, { "Q", "queue", 2, right = true, gap = 2 },
+              { "FL", "_flags", 2, gap = 2 }, { "FLOW", "_flow" } },
+}
+
+-- One event as a Lua table, the way the engine writes it (tests).
+local function decode(run, ev)
+  local r = { ts = events.wall_time(ev.ts_ns), cpu = ev.cpu, seq = ev.seq, dev = ev.dev ~= "" and ev.dev or nil,
+              len = ev.len, gso_size = ev.gso_size, gso_segs = ev.gso_segs, mark = ev.mark, queue = ev.queue_mapping,
+              skb = string.format("0x%x", ev.skb) }
+  for _, h in ipairs(row.hooks) do
+    for k, v in pairs(h.decode(run, ev)) do
+      if not k:match("^_") then r[k] = v end
+    end
+  end
+  return r
+end
 
 local function header(run, out)
   out:write(string.format("%d probe points, %d kprobes attached in %.2f s\n", run.npoints, run.nkprobes, run.attach_s))
-  out:write(string.format(LINE, "TIME", "CPU", "PATH", "SEQ", "PROBE", "DEV", "LEN", "GSO SIZE/SEGS/TYPE",
-                          "CSUM", "MARK", "Q", "FL", "FLOW"))
-end
-
-local function print_row(_, r, out)
-  local gso = r.gso_size == 0 and r.gso_type == "0" and "-" or string.format("%d/%d/%s", r.gso_size, r.gso_segs, r.gso_type)
-  local flags = (r.tracked and "T" or "") .. (r.anomaly and "A" or "")
-  local flow = r.flow
-  if r.tunnel then flow = flow .. " | " .. r.tunnel .. " " .. r.inner_flow end
-  out:write(string.format(LINE, output.clock(r.ts), r.cpu, r.path or "-", r.seq, r.probe, r.dev or "-", r.len,
-                          gso, r.csum, r.mark, r.queue, flags ~= "" and flags or "-", flow))
+  events.header(row, out)
 end
 
 return tool.details {
@@ -231,7 +271,7 @@ return tool.details {
   program = program,
   prepare = attach_kprobes,
   events = "events",
+  row = row,
   decode = decode,
   header = header,
-  print = print_row,
 }

@@ -15,7 +15,10 @@ local M = {}
 
 M.MAX_PAGES = 16384     -- 64 MiB: the most a tool asks for unless --buffer-pages says
 local MIN_PAGES = 16
-local HEADROOM_S = 0.5  -- seconds of events at the budget's rate the buffer holds
+-- Seconds of events at the budget's rate the buffer holds: a whole one,
+-- as the budget admits a second's events at once when the second starts
+-- (half a second lost 180 of a burst of 1552 skb-trace events at 1000/s).
+local HEADROOM_S = 1
 local RECORD_BYTES = 256 -- an event and its header, when the tool does not say
 
 function M.option()
@@ -121,7 +124,7 @@ local function emit_spec(run, row)
   local cols, hooks, text = {}, {}, {}
   for _, f in ipairs(row.fields or {}) do
     if type(f) == "string" then f = { f } end
-    cols[#cols + 1] = { key = f[1], field = f[2] or f[1], as = f.wall_time and "walltime" or nil,
+    cols[#cols + 1] = { key = f[1], field = f[2] or f[1], as = f.wall_time and "walltime" or f.hex and "hex" or nil,
                         omit_empty = f.omit_empty }
   end
   for _, h in ipairs(row.hooks or {}) do

@@ -281,7 +281,7 @@ function Kit:program(opts, f)
     BY_DEV = template.bool(self.by == "dev"),
     HIST = template.bool(self.histograms),
     EVENTS = template.bool(self.events),
-    EVENTS_OUTPUT = self.events and events.code(opts, M.EVENTS, 64 + 8 * #self.stages + 64)
+    EVENTS_OUTPUT = self.events and events.code(opts, M.EVENTS, M.record_bytes(#self.stages))
                     or template.code("/* no events */"),
     SUBMIT = self.events and events.submit(opts, M.EVENTS, "ctx", "ev") or template.code("/* no events */"),
     FLOW = template.bool(self.flow),
@@ -488,6 +488,22 @@ function Kit:decode(_, ev)
   return row
 end
 
+-- The event fields of the flow, and the flow as JSON-ready fields (proto,
+-- src, dst; none when the event has no IP flow): a row hook of its own
+-- for tools that lay out the kit's events themselves.
+M.FLOW_FIELDS = { "family", "proto", "saddr", "daddr", "sport", "dport" }
+
+function M.flow_row(ev)
+  if ev.family == 0 then return {} end
+  local ports = ev.sport ~= 0 or ev.dport ~= 0
+  return { proto = net.proto_name(ev.proto), src = M.endpoint(ev.family, ev.saddr, ev.sport, ports),
+           dst = M.endpoint(ev.family, ev.daddr, ev.dport, ports) }
+end
+
+-- The bytes of a kit's event of n stages and its ring header, an
+-- estimate for the buffer's size (events.code, row.record_bytes).
+function M.record_bytes(n) return 64 + 8 * n + 64 end
+
 -- A tool made of the kit: def is a tool definition without program and,
 -- for a summary, collect and render (the kit's); a details tool gets the
 -- kit's event map and, unless def.decode says otherwise, its decode.
@@ -517,17 +533,14 @@ function Kit:row(columns)
     end },
   }
   if self.flow then
-    hooks[2] = { fields = { "family", "proto", "saddr", "daddr", "sport", "dport" }, decode = function(_, ev)
-      if ev.family == 0 then return {} end
-      local ports = ev.sport ~= 0 or ev.dport ~= 0
-      local row = { proto = net.proto_name(ev.proto), src = M.endpoint(ev.family, ev.saddr, ev.sport, ports),
-                    dst = M.endpoint(ev.family, ev.daddr, ev.dport, ports) }
-      row._flow = string.format("%s %s > %s", row.proto, row.src, row.dst)
+    hooks[2] = { fields = M.FLOW_FIELDS, decode = function(_, ev)
+      local row = M.flow_row(ev)
+      if row.proto then row._flow = string.format("%s %s > %s", row.proto, row.src, row.dst) end
       return row
     end }
   end
   return {
-    record_bytes = 64 + 8 * #self.stages + 64,
+    record_bytes = M.record_bytes(#self.stages),
     fields = { "key", "total_ns", "pid", "comm", "dev", "len" },
     hooks = hooks,
     columns = columns or { { "TOTAL(ns)", "total_ns", 12, right = true, gap = 2 }, { "PID", "pid", 7 },

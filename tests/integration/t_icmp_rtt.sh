@@ -84,9 +84,17 @@ case_ipv4_tx() {
   need_root
   topo_pair
   run_tool ev icmp-rtt --dst-ip "$IP_B"
+  tool_start tx icmp-rtt --dst-ip "$IP_B" --dev "$DEV_A" -i 1 -d 60
+  wait_ready tx
   ping_n "$NS_A" "$IP_B"
   stop_tool ev
+  tool_stop tx INT
   check_pairs ev 4
+  # TIME SEQ ID PEER DEV TOTAL(us), then one column per stage pair
+  expect_match "text: the header" "^TIME +SEQ +ID +PEER +DEV +TOTAL\(us\) +req_queue>req_xmit +req_xmit>rep_recv +rep_recv>rep_sock\$" \
+    "$(sed -n 2p "$CASE_DIR/tx.out")"
+  expect_eq "text: one line per pair, each stage pair timed" $N \
+    "$(grep -Ec "^[0-9]{2}:[0-9]{2}:[0-9]{2} +[1-$N]  [0-9]+ +$IP_B +$DEV_A +[0-9]+\.[0-9]( +[0-9]+\.[0-9]){3}\$" "$CASE_DIR/tx.out")"
   expect_eq "the peer" "$IP_B" "$(jsonq ev "(function() for _, r in ipairs(lines) do if r.type == 'event' then return r.peer end end end)()")"
 }
 
@@ -149,7 +157,7 @@ case_bad_options() {
   expect_eq "--direction up: status" 2 "$STATUS"
 }
 
-run_case "icmp-rtt: IPv4, this host pings: N pairs, each within ping's RTT" case_ipv4_tx
+run_case "icmp-rtt: IPv4, this host pings: N pairs, each within ping's RTT (JSON, text)" case_ipv4_tx
 run_case "icmp-rtt: IPv6, this host pings: N pairs, each within ping's RTT" case_ipv6_tx
 run_case "icmp-rtt --direction rx: IPv4, the peer pings: N pairs, each within its RTT" case_ipv4_rx
 run_case "icmp-rtt --direction rx: IPv6, the peer pings: N pairs, each within its RTT" case_ipv6_rx

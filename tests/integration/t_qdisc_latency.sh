@@ -92,12 +92,20 @@ case_details() {
   topo_pair
   shape "$NS_A" "$DEV_A"
   tool_start ev qdisc-latency-details --proto udp --dst-port 9999 --dev "$DEV_A" --format json -i 1 -d 60
+  tool_start tx qdisc-latency-details --proto udp --dst-port 9999 --dev "$DEV_A" -i 1 -d 60
   wait_line ev '"type":"stats"'
+  wait_ready tx
   send_timed "$NS_A" "$IP_B" 9999 $N
   qdisc_drained "$NS_A" "$DEV_A"
   settle
   tool_stop ev INT
+  tool_stop tx INT
   expect_eq "tc sent" $N "$(tc_sent "$NS_A" "$DEV_A")"
+  # TIME DEV WAIT(us) LEN PROTO SOURCE DESTINATION COMM
+  expect_eq "text: the header" "TIME      DEV               WAIT(us)   LEN  PROTO  SOURCE                 DESTINATION            COMM" \
+    "$(sed -n 2p "$CASE_DIR/tx.out")"
+  expect_eq "text: one line per packet" $N "$(grep -Ec "^[0-9]{2}:[0-9]{2}:[0-9]{2}  $DEV_A +[0-9]+\.[0-9] +44  udp +$IP_A:[0-9]+ +$IP_B:9999 +[^ ]+\$" \
+    "$CASE_DIR/tx.out")"
   expect_eq "one event per packet, each 44 bytes of the flow on $DEV_A" $N \
     "$(count_events ev "r.dev == '$DEV_A' and r.len == 44 and r.proto == 'udp' and r.dst == '$IP_B:9999'")"
   expect_eq "the i-th smallest wait is at least the i-th bound" true "$(jsonq ev "(function()
@@ -231,7 +239,7 @@ case_bulk() {
 }
 
 run_case "qdisc-latency: sessions = packets tc sent; waits at least what tbf's rate implies (JSON, text)" case_summary
-run_case "qdisc-latency-details: one event per packet, each wait above its tbf bound" case_details
+run_case "qdisc-latency-details: one event per packet, each wait above its tbf bound (JSON, text)" case_details
 run_case "qdisc-latency-details: --threshold keeps the packets that waited behind the first" case_threshold
 run_case "qdisc-latency: packets freed from the qdisc end as dropped" case_dropped
 run_case "qdisc-latency --variant queue: drops at enqueue counted as tc counts them" case_variant_queue

@@ -83,6 +83,7 @@ lab_kernel() {
     compile virtio-irq -i 1 &&
     compile napi-poll --dev ens4 -i 1 &&
     compile virtio-rx-path -i 1 &&
+    compile virtio-rx-path --details --max-events-per-sec 100000 --format json -i 1 -d 900 &&
     compile vnet-txdrop --format json -i 1 -d 300 &&
     compile macvtap-drops --format json -i 1 -d 300 &&
     compile tun-ring --dev vnslab0 --format json -i 1 -d 300 &&

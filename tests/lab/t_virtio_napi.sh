@@ -8,6 +8,7 @@
 #    increase, its interrupts (vring_interrupt) at most the increase of its
 #    input IRQ in /proc/interrupts, callbacks at most as many, every packet
 #    went through GRO once.
+#  - virtio-rx-path --details: one receive_buf event per packet received.
 # shellcheck source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 # shellcheck source=virtio-nics.sh
@@ -77,6 +78,30 @@ case_rx_path() {
   expect_eq "GRO results: one per packet" "$RECEIVED" "$((merged + normal))"
 }
 
+# --details: the per-CPU timeline (the fast path, JSON) has one
+# receive_buf event per packet NIC_B's driver received: as many as its
+# rx_packets increase, with the budget high enough that none is
+# suppressed, and none lost.
+case_rx_details() {
+  need_root
+  virtio_nics
+  tool_start rd virtio-rx-path --details --max-events-per-sec 100000 --format json -i 1 -d 900
+  wait_line rd '"type":"stats"'
+  traffic
+  tool_stop rd INT
+  expect_eq "exit status" 0 "$STATUS"
+  expect_eq "datagrams $NIC_B received" "$COUNT" "$RECEIVED"
+  local on_b="(r.dev == '$NIC_B' or r.dev == '$VIRTIO_B')"
+  expect_eq "receive_buf events on $NIC_B = rx_packets increase" "$RECEIVED" \
+    "$(count_events rd "r.event == 'receive_buf' and $on_b and r.queue:match('^input') and r.value > 0")"
+  expect_eq "GRO events on $NIC_B: one per packet" "$RECEIVED" "$(count_events rd "r.event == 'gro' and $on_b")"
+  expect_eq "suppressed, lost, final" "0 0 true" "$(jsonq rd 'd.suppressed, d.lost, d.final')"
+  expect_eq "events written = the stream's count" "$(jsonq rd 'd.events')" "$(count_events rd 'true')"
+  expect_eq "every event has its time, CPU, queue" 0 \
+    "$(count_events rd "not (type(r.ts) == 'number' and type(r.cpu) == 'number' and r.queue and r.dev)")"
+}
+
 run_case "lab: napi-poll's packets on a virtio-net NIC equal its rx_packets" case_napi_poll
 run_case "lab: virtio-rx-path's packets equal rx_packets, its interrupts at most /proc/interrupts'" case_rx_path
+run_case "lab: virtio-rx-path --details: receive_buf events equal rx_packets, none suppressed or lost" case_rx_details
 finish

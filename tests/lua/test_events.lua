@@ -19,10 +19,10 @@ end
 
 function T.ring_sized_from_rate_and_event()
   with_ring(true, function()
-    -- 1000/s x 256 B x 0.5 s = 125 KiB: 31 pages, a power of two up.
-    eq(events.layout({ max_events_per_sec = 1000 }), { ring = true, pages = 32, wakeup = 1 })
+    -- 1000/s x 256 B x 1 s = 250 KiB: 63 pages, a power of two up.
+    eq(events.layout({ max_events_per_sec = 1000 }), { ring = true, pages = 64, wakeup = 1 })
     eq(events.layout({ max_events_per_sec = 10 }).pages, 16)            -- at least 16
-    eq(events.layout({ max_events_per_sec = 100000 }, 128).pages, 2048) -- 6.1 MiB
+    eq(events.layout({ max_events_per_sec = 100000 }, 128).pages, 4096) -- 12.2 MiB
     eq(events.layout({ max_events_per_sec = 10000000 }).pages, events.MAX_PAGES)
     eq(events.layout({ max_events_per_sec = 1000, buffer_pages = 3 }).pages, 4)
   end)
@@ -32,7 +32,7 @@ function T.perf_buffers_share_the_size_and_batch_wakeups_at_high_rates()
   with_ring(false, function()
     local l = events.layout({ max_events_per_sec = 100000 }, 128)
     eq(l.ring, false)
-    local per_cpu = math.max(16, math.ceil(100000 * 128 * 0.5 / 4096) // core.ncpus())
+    local per_cpu = math.max(16, math.ceil(100000 * 128 / 4096) // core.ncpus())
     local p = 1
     while p < per_cpu do p = p * 2 end
     eq(l.pages, p)
@@ -44,7 +44,7 @@ end
 function T.code_and_submit()
   with_ring(true, function()
     local opts = { max_events_per_sec = 1000 }
-    has(events.code(opts, "events").text, "BPF_RINGBUF_OUTPUT(events, 32);")
+    has(events.code(opts, "events").text, "BPF_RINGBUF_OUTPUT(events, 64);")
     has(events.code(opts, "events").text, "BPF_PERCPU_ARRAY(vns_events_lost, u64, 1);")
     eq(events.submit(opts, "events", "ctx", "ev").text,
        "if (events.ringbuf_output(&ev, sizeof(ev), 0)) vns_events_lost_one();")

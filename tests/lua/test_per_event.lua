@@ -137,4 +137,70 @@ function T.drop_details_row_is_its_decode()
   eq(got, want)
 end
 
+-- ---- every details tool: a row, no Lua print loop -------------------------
+
+-- Made-up events and runs of the details tools, for their hooks.
+local function skb_event()
+  return flow_event({ seq = 2, path = 7, probe = 1, ip = 0, gso_size = 0, gso_segs = 0, gso_type = 0, ip_summed = 3,
+                      mark = 0, queue_mapping = 0, tracked = 0, anomaly = 0, skb = 0xffff888001, tunnel = 1,
+                      i_saddr = { 0x0101000a, 0, 0, 0 }, i_daddr = { 0x0201000a, 0, 0, 0 }, i_sport = 1, i_dport = 2,
+                      i_ethertype = 8, i_family = 4, i_proto = 17, i_has_ports = 1 })
+end
+
+local function stage_event(n)
+  local ts, timed = {}, 0
+  for i = 1, n do ts[i] = 1000 * i; timed = timed | (i > 1 and (1 << (i - 1)) or 0) end
+  return flow_event({ key = (1 << 63) | 0x01000700, total_ns = 1000 * (n - 1), ts = ts, timed = timed,
+                      proto = 1, sport = 0, dport = 0 })
+end
+
+local CASES = {
+  ["skb-trace"] = { run = { probe_names = { "net_dev_queue" }, kprobe_at = {} }, event = skb_event },
+  ["qdisc-latency-details"] = { run = { opts = {} }, event = function() return stage_event(2) end },
+  ["icmp-rtt"] = { run = { opts = { direction = "tx", path = "stack" } }, event = function() return stage_event(4) end },
+  ["virtio-rx-path"] = { run = { names = { [0x1000] = { dev = "eth0", queue = "input.0" } } },
+                         event = function() return { ts_ns = 5, cpu = 1, vq = 0x1000, type = 8, value = 1514 } end },
+}
+
+function T.details_tools_have_a_row_and_no_print()
+  local tools = registry.all()
+  local seen = {}
+  for _, tool in ipairs(tools) do
+    if tool.kind == "details" then
+      seen[tool.name] = true
+      eq(type(tool.row), "table", tool.name .. ": a row (not events decoded and printed in Lua)")
+      eq(tool.print, nil, tool.name .. ": a print function")
+      eq(#tool.row.hooks > 0 and #tool.row.fields > 0, true, tool.name .. ": a row of fields and hooks")
+    end
+  end
+  for name in pairs(CASES) do eq(seen[name], true, name .. " is a details tool") end
+end
+
+-- Each tool's hooks parse nothing per event, and its row (the fields C
+-- copies plus the hooks' results, less text-only keys) is its decode.
+function T.details_tools_row_hooks()
+  for name, c in pairs(CASES) do
+    local tool = registry.find(name)
+    hooks_clean(tool.row, c.run, c.event())
+    local ev = c.event()
+    local got = {}
+    for _, f in ipairs(tool.row.fields) do
+      if type(f) == "string" then f = { f } end
+      local v = ev[f[2] or f[1]]
+      if f.hex then v = string.format("0x%x", v) end
+      if f.omit_empty and v == "" then v = nil end
+      got[f[1]] = v
+    end
+    for _, hk in ipairs(tool.row.hooks) do
+      for k, v in pairs(hk.decode(c.run, ev)) do if not k:match("^_") then got[k] = v end end
+    end
+    local want = tool.decode(c.run, ev)
+    for _, k in ipairs({ "ts", "time" }) do
+      eq(got[k] == nil, want[k] == nil, name .. ": " .. k)
+      got[k], want[k] = nil, nil
+    end
+    eq(got, want, name)
+  end
+end
+
 return T

@@ -31,14 +31,27 @@ local template = require "vns.template"
 local tool = require "vns.tool"
 local virtio = require "vns.virtio"
 
-local EVENTS = { "irq", "poll", "poll_done", "gro", "kick", "callback", "complete" }
+local EVENTS = { "irq", "poll", "poll_done", "gro", "kick", "callback", "complete", "receive_buf" }
 local GRO = { [0] = "MERGED", [1] = "MERGED_FREE", [2] = "HELD", [3] = "NORMAL" }
+
+local RECORD_BYTES = 64
 
 local function program(opts)
   return template.render(template.read("virtio-rx-path.c"), {
     DETAILS = template.bool(opts.details or false),
     BUDGET = budget.code(opts),
+    EVENTS = events.code(opts, "events", RECORD_BYTES),
+    SUBMIT = events.submit(opts, "events", "ctx", "ev"),
   })
+end
+
+-- --details: one event per received packet at virtio_net's receive_buf, a
+-- static function named as in the module (a tty function of the kernel
+-- may share the name); a built-in driver's has no module prefix.
+local function attach_receive_buf(run)
+  local prog = run.program:load("virtio_rx_receive_buf", "kprobe")
+  if run.program:try_attach(prog, "kprobe", "virtio_net:receive_buf") then return end
+  run.program:attach(prog, "kprobe", "receive_buf")
 end
 
 local function prepare(run)
@@ -60,6 +73,11 @@ local function prepare(run)
   end
   assert(run.program:table("net_devices"):update(0, set))
   run.last = {}
+end
+
+-- After the buffers opened (tool.lua), like the probes BCC attaches.
+local function setup(run)
+  if run.opts.details then attach_receive_buf(run) end
 end
 
 local function names(run)
@@ -111,26 +129,48 @@ local function render(_, data, out, final)
   if #data.queues > 0 then report.table(out, COLUMNS, data.queues) end
 end
 
-local LINE = "%-15s %4s  %-8s %-10s %-10s %s\n"
+-- The timeline on the fast path (docs/events.md): time and CPU copied by
+-- C; the event's name and value, and its queue's names, by hooks cached
+-- by the fields they read. Every event's queue is known to the program
+-- (counts_of) before it is sent, so the names are in vqs by then.
+local function event_of(_, ev)
+  local kind = EVENTS[ev.type] or tostring(ev.type)
+  local value = ev.value
+  if kind == "gro" then value = GRO[ev.value] or ev.value end
+  return { event = kind, value = value }
+end
 
-local function decode(run, ev)
+local function queue_of(run, ev)
   local n = run.names and run.names[ev.vq]
   if not n then
     run.names = names(run)
     n = run.names[ev.vq] or {}
   end
-  local kind = EVENTS[ev.type] or tostring(ev.type)
-  local value = ev.value
-  if kind == "gro" then value = GRO[ev.value] or ev.value end
-  return { ts = events.wall_time(ev.ts_ns), cpu = ev.cpu, event = kind, dev = n.dev, queue = n.queue, value = value }
+  return { dev = n.dev, queue = n.queue }
+end
+
+local row = {
+  record_bytes = RECORD_BYTES,
+  fields = { { "ts", "ts_ns", wall_time = true }, "cpu" },
+  hooks = {
+    { fields = { "type", "value" }, decode = event_of },
+    { fields = { "vq" }, decode = queue_of },
+  },
+  columns = { { "TIME", "ts", 15 }, { "CPU", "cpu", 4, right = true, gap = 2 }, { "EVENT", "event", 11 },
+              { "DEVICE", "dev", 10 }, { "QUEUE", "queue", 10 }, { "VALUE", "value" } },
+}
+
+-- One event as a Lua table, the way the engine writes it (tests).
+local function decode(run, ev)
+  local r = { ts = events.wall_time(ev.ts_ns), cpu = ev.cpu }
+  for _, h in ipairs(row.hooks) do
+    for k, v in pairs(h.decode(run, ev)) do r[k] = v end
+  end
+  return r
 end
 
 local function header(run, out)
-  if run.opts.details then out:write(string.format(LINE, "TIME", "CPU", "EVENT", "DEVICE", "QUEUE", "VALUE")) end
-end
-
-local function print_row(_, r, out)
-  out:write(string.format(LINE, output.clock(r.ts), r.cpu, r.event, r.dev or "-", r.queue or "-", tostring(r.value)))
+  if run.opts.details then events.header(row, out) end
 end
 
 return tool.details {
@@ -153,10 +193,11 @@ return tool.details {
   check_variants = { { "--details" } },
   program = program,
   prepare = prepare,
+  setup = setup,
   collect = collect,
   render = render,
   events = "events",
+  row = row,
   decode = decode,
   header = header,
-  print = print_row,
 }
