@@ -30,12 +30,14 @@
 #define VNS_STAGES_HIST {{ HIST }}
 #define VNS_STAGES_EVENTS {{ EVENTS }}
 #define VNS_STAGES_FLOW {{ FLOW }}
+#define VNS_STAGES_ENDS {{ ENDS }}
 
 /* Counters, per CPU; vns.stages derives evicted and never completed. */
 #define VNS_STAGES_STARTED 0
 #define VNS_STAGES_COMPLETED 1
 #define VNS_STAGES_RESTARTED 2
 #define VNS_STAGES_OUT_OF_ORDER 3
+#define VNS_STAGES_ENDED 4      /* left the path at an end probe (ENDS) */
 
 struct vns_stages_session {
   u64 ts[VNS_STAGES_N];   /* when each stage was last hit; 0: not hit */
@@ -53,7 +55,12 @@ struct vns_stages_hkey { char label[16]; u32 pair; u32 slot; };
 struct vns_stages_skey { char label[16]; u32 pair; u32 pad; };
 
 BPF_TABLE("lru_hash", u64, struct vns_stages_session, vns_stages_sessions, {{ SESSIONS }});
-BPF_PERCPU_ARRAY(vns_stages_counts, u64, 4);
+BPF_PERCPU_ARRAY(vns_stages_counts, u64, 5);
+#if VNS_STAGES_ENDS
+/* Sessions ended at an end probe, by the stage last hit: [2i] freed
+ * (consumed: left the path), [2i+1] dropped (kfree_skb). */
+BPF_PERCPU_ARRAY(vns_stages_lost, u64, 2 * VNS_STAGES_N);
+#endif
 #if VNS_STAGES_HIST
 BPF_HASH(vns_stages_hist, struct vns_stages_hkey, u64, 4096);
 BPF_PERCPU_HASH(vns_stages_stats, struct vns_stages_skey, struct vns_stats, 256);
@@ -164,6 +171,27 @@ static __always_inline int vns_stages_forget(u64 key)
   }
   return 0;
 }
+
+#if VNS_STAGES_ENDS
+/* An end probe (consume_skb, kfree_skb): the packet of an open session
+ * left the path before its last stage. Ending it here also keeps the
+ * skb's address, once reused, from joining another packet. */
+static __always_inline int vns_stages_leave(u64 key, u32 dropped)
+{
+  struct vns_stages_session *s = vns_stages_sessions.lookup(&key);
+  if (!s)
+    return 0;
+  u32 slot = 2 * s->last + dropped;
+  if (slot < 2 * VNS_STAGES_N) {
+    u64 *n = vns_stages_lost.lookup(&slot);
+    if (n)
+      (*n)++;
+  }
+  vns_stages_sessions.delete(&key);
+  vns_stages_count(VNS_STAGES_ENDED);
+  return 0;
+}
+#endif
 
 /* The last stage: count, record at or above the threshold, close. */
 static __always_inline int vns_stages_end(void *ctx, struct sk_buff *skb, u64 key,

@@ -19,10 +19,12 @@
 --
 -- A stage is { name, probe, skb, key, cond, filter }:
 --   probe   "tracepoint:CAT:NAME", "raw_tracepoint:NAME", "kprobe:FN",
---           "kretprobe:FN"; each probe once per kit
+--           "kretprobe:FN"; or a list of them, any of which is the stage
+--           (ip_output and ip6_output); each probe once per kit
 --   skb     where the struct sk_buff * is: a tracepoint field name
 --           (default "skbaddr"), the 1-based argument of a kprobe or raw
---           tracepoint (default 1); false for none (kretprobes have none)
+--           tracepoint (default 1); false for none (kretprobes have none);
+--           or a table by probe kind ({ tracepoint = "skbaddr", kprobe = 2 })
 --   key     the session key: "skb" (default: the skb's address),
 --           "pid_tgid", or template.code(C) for any other u64 expression
 --   cond    template.code(C): an extra condition, in the entry (where
@@ -31,6 +33,10 @@
 --           its own cfg.map_prefix), tested on the stage's skb
 -- The first stage opens the session: the tool's flow filter f (unless
 -- the stage has its own), and --dev, --pid and --comm apply there.
+-- def.ends, a list of probes with an skb (default field/argument as
+-- above), ends the session of that skb where the packet left the path
+-- (freed, consumed) before the last stage: counted per stage it was
+-- last seen at, and its address can never join the next packet's.
 -- --threshold (opts.threshold) applies to the end-to-end time and
 -- --unit (opts.unit, default us) is the histograms' unit.
 local budget = require "vns.budget"
@@ -47,7 +53,7 @@ M.MAX_STAGES = 8
 M.SESSIONS = 10240
 M.EVENTS = "vns_stages_events"   -- the perf buffer map, for tool.details{events = ...}
 
-local COUNTERS = { "started", "completed", "restarted", "out_of_order" }
+local COUNTERS = { "started", "completed", "restarted", "out_of_order", "ended" }
 
 local Kit = {}
 Kit.__index = Kit
@@ -73,19 +79,39 @@ local skb_of = {
   kretprobe = function() error("stages: a kretprobe has no arguments: give skb = false and a key") end,
 }
 
+local function check_point(name, probe, seen)
+  assert(type(probe) == "string", "stages: stage " .. name .. " needs a probe")
+  local kind = probe:match("^([%a_]+):")
+  assert(skb_of[kind], "stages: stage " .. name .. ": unknown probe kind in '" .. probe .. "'")
+  local point, why = program.probe_point(probe)
+  assert(point, "stages: stage " .. name .. ": " .. tostring(why))
+  assert(not seen[point.entry], "stages: probe " .. probe .. " is used by two stages")
+  seen[point.entry] = true
+  return point, kind
+end
+
 local function check_stage(i, s, seen)
   assert(type(s) == "table", "stages: stage " .. i .. " is not a table")
   assert(type(s.name) == "string" and s.name:match("^[%w_.:%-]+$") and #s.name <= 32,
          "stages: stage " .. i .. " needs a name (letters, digits, _ . : -)")
-  assert(type(s.probe) == "string", "stages: stage " .. s.name .. " needs a probe")
-  local kind = s.probe:match("^([%a_]+):")
-  assert(skb_of[kind], "stages: stage " .. s.name .. ": unknown probe kind in '" .. s.probe .. "'")
-  local point, why = program.probe_point(s.probe)
-  assert(point, "stages: stage " .. s.name .. ": " .. tostring(why))
-  local st = { name = s.name, index = i - 1, point = point, filter = s.filter }
-  assert(not seen[point.entry], "stages: probe " .. s.probe .. " is used by two stages")
-  seen[point.entry] = true
-  if s.skb ~= false and not (kind == "kretprobe" and s.skb == nil) then st.skb = skb_of[kind](s.skb) end
+  local probes = type(s.probe) == "table" and s.probe or { s.probe }
+  assert(#probes >= 1, "stages: stage " .. s.name .. " needs a probe")
+  local st = { name = s.name, index = i - 1, points = {}, filter = s.filter }
+  local kind
+  for j, probe in ipairs(probes) do
+    local point, k = check_point(s.name, probe, seen)
+    assert(not kind or k == kind or type(s.skb) == "table",
+           "stages: stage " .. s.name .. ": probes of several kinds need skb by kind")
+    kind, st.points[j] = k, point
+  end
+  st.point = st.points[1]
+  -- skb may be a table by probe kind, for a stage of mixed kinds.
+  for _, point in ipairs(st.points) do
+    local skb = s.skb
+    if type(skb) == "table" then skb = skb[point.kind] end
+    if skb ~= false and not (point.kind == "kretprobe" and skb == nil) then point.skb = skb_of[point.kind](skb) end
+  end
+  st.skb = st.point.skb
   local key = s.key or "skb"
   if key == "skb" then
     assert(st.skb, "stages: stage " .. s.name .. " has no skb: give it a key")
@@ -117,6 +143,11 @@ function M.new(def)
   assert(math.type(kit.lru_size) == "integer" and kit.lru_size > 0, "stages: sessions must be a positive integer")
   local seen = {}
   for i, s in ipairs(def.stages) do kit.stages[i] = check_stage(i, s, seen) end
+  kit.ends = {}
+  for j, probe in ipairs(def.ends or {}) do
+    local point, kind = check_point("end", probe, seen)
+    kit.ends[j] = { point = point, skb = skb_of[kind]() }
+  end
   assert(not kit.by or kit.stages[1].skb, "stages: by = \"dev\" needs an skb at the first stage")
   return kit
 end
@@ -141,11 +172,23 @@ static __always_inline int vns_stage_{{ INDEX }}(void *ctx, struct sk_buff *skb,
     return {{ MISS }};
   return {{ CALL }};
 }
+{{ ENTRIES }}]]
+
+local ENTRY = [[
 
 {{ HEAD }}
 {
   struct sk_buff *skb = {{ SKB }};
 {{ COND }}  return vns_stage_{{ INDEX }}({{ CTX }}, skb, {{ KEY }});
+}
+]]
+
+-- An end of the path: the session of this skb ends here, if one is open.
+local END = [[
+
+{{ HEAD }}
+{
+  return vns_stages_leave((u64){{ SKB }}, {{ DROPPED }});
 }
 ]]
 
@@ -163,6 +206,17 @@ local function stage_text(self, st, opts, f)
   local flow = st.filter or (first and f) or nil
   local call = first and "vns_stages_begin(ctx, skb, key)"
                or string.format("vns_stages_step(ctx, skb, key, %d)", st.index)
+  local entries = {}
+  for _, point in ipairs(st.points) do
+    entries[#entries + 1] = template.render(ENTRY, {
+      INDEX = template.int(st.index),
+      HEAD = template.code(point.entry),
+      SKB = template.code(point.skb or "NULL"),
+      COND = st.cond and guard(st.cond) or template.code(""),
+      CTX = template.code(point.ctx),
+      KEY = template.code(st.key),
+    })
+  end
   return template.render(WORKER, {
     INDEX = template.int(st.index),
     NAME = template.code(st.name),
@@ -170,11 +224,7 @@ local function stage_text(self, st, opts, f)
                             .. (flow and flow.guard.text .. "\n" or "")),
     CALL = template.code(call),
     MISS = template.code(first and "vns_stages_forget(key)" or "0"),
-    HEAD = template.code(st.point.entry),
-    SKB = template.code(st.skb or "NULL"),
-    COND = st.cond and guard(st.cond) or template.code(""),
-    CTX = template.code(st.point.ctx),
-    KEY = template.code(st.key),
+    ENTRIES = template.code(table.concat(entries)),
   })
 end
 
@@ -207,12 +257,17 @@ function Kit:program(opts, f)
     BY_DEV = template.bool(self.by == "dev"),
     HIST = template.bool(self.histograms),
     EVENTS = template.bool(self.events),
+    ENDS = template.bool(#self.ends > 0),
     FLOW = template.bool(self.flow),
     SESSIONS = template.int(self.lru_size),
     THRESHOLD = ctxfilter.compile({ threshold = opts.threshold }, { delta = "delta_ns" }).expr,
   }) }
   text[#text + 1] = "\n" .. (#decls > 0 and table.concat(decls, "\n") or "/* no filter maps */") .. "\n"
   for _, st in ipairs(self.stages) do text[#text + 1] = stage_text(self, st, opts, f) end
+  for _, e in ipairs(self.ends) do
+    text[#text + 1] = template.render(END, { HEAD = template.code(e.point.entry), SKB = template.code(e.skb),
+                                             DROPPED = template.bool(e.point.names[#e.point.names] == "kfree_skb") })
+  end
   return table.concat(text)
 end
 
@@ -253,14 +308,31 @@ end
 function Kit:sessions(prog, final)
   local counts, c = prog:table("vns_stages_counts"), {}
   for i, name in ipairs(COUNTERS) do c[name] = hist.sum(counts:lookup(i - 1)) end
-  return M.derive(c, prog:table("vns_stages_sessions"):count(), final)
+  if #self.ends == 0 then c.ended = nil end
+  local out = M.derive(c, prog:table("vns_stages_sessions"):count(), final)
+  if #self.ends > 0 then out.lost = self:lost(prog) end
+  return out
 end
 
+-- With ends: the sessions that left the path after each stage, as
+-- {after, freed, dropped} for every stage with any.
+function Kit:lost(prog)
+  local t, out = prog:table("vns_stages_lost"), output.array()
+  for i, st in ipairs(self.stages) do
+    local freed, dropped = hist.sum(t:lookup(2 * (i - 1))), hist.sum(t:lookup(2 * (i - 1) + 1))
+    if freed + dropped > 0 then out[#out + 1] = { after = st.name, freed = freed, dropped = dropped } end
+  end
+  return out
+end
+
+-- ended (sessions closed at an end probe) is 0 for a kit without ends.
 function M.derive(c, open, final)
+  local ended = c.ended or 0
   local out = { started = c.started, completed = c.completed, restarted = c.restarted,
                 out_of_order = c.out_of_order, open = open }
-  out.evicted = math.max(0, c.started - c.completed - c.restarted - open)
-  out.never_completed = c.restarted + out.evicted + (final and open or 0)
+  out.evicted = math.max(0, c.started - c.completed - c.restarted - ended - open)
+  out.never_completed = c.restarted + ended + out.evicted + (final and open or 0)
+  if c.ended then out.ended = ended end
   return out
 end
 
@@ -341,6 +413,11 @@ function Kit:render_sessions(c, out, final)
   out:write(string.format("\nsessions since start: %d started, %d completed, %d restarted, %d out of order, "
                           .. "%d evicted, %d %s, %d never completed\n", c.started, c.completed, c.restarted,
                           c.out_of_order, c.evicted, c.open, final and "open at exit" or "open", c.never_completed))
+  if #self.ends == 0 then return end
+  out:write(string.format("left the path before the last stage: %d\n", c.ended or 0))
+  for _, l in ipairs(c.lost or {}) do
+    out:write(string.format("  after %-16s %d freed, %d dropped\n", l.after, l.freed, l.dropped))
+  end
 end
 
 function Kit:render(run, data, out, final)
