@@ -25,25 +25,10 @@
 -- the reader, skb:skb_copy_datagram_iovec) or handed to the driver
 -- (net:net_dev_start_xmit), never at the (deferred) free.
 local errors = require "vns.errors"
-local options = require "vns.options"
+require "vns.net"  -- the ifnames option type
 local template = require "vns.template"
 
 local M = {}
-
-M.MAX_DEVS = 8
-
--- --phy-dev eth0,eth1: interface names, comma-separated.
-options.types.ifnames = {
-  parse = function(text)
-    local out = {}
-    for name in (text .. ","):gmatch("([^,]*),") do
-      if not options.types.ifname.parse(name) then return nil, "bad name '" .. name .. "'" end
-      out[#out + 1] = name
-    end
-    if #out >= 1 and #out <= M.MAX_DEVS then return out end
-  end,
-  form = function() return "1-" .. M.MAX_DEVS .. " interface names, comma-separated (eth0 or eth0,eth1)" end,
-}
 
 -- The C condition "the skb's device is one of names" (nil: any device).
 local function on_dev(names)
@@ -120,12 +105,34 @@ function M.stages(p)
   return list
 end
 
--- Whether a probe exists here: doctor's test (tracefs, kallsyms, kprobe
--- support). Tests may set M.probe_exists.
+-- Whether a probe exists here, and if not why: doctor's test (tracefs,
+-- kallsyms, kprobe support). Compiling for another kernel (vnetscope
+-- compile --kernel-release), whose functions are not known here, every
+-- kprobe stage is kept: the guest's own run then makes the same program.
 function M.probe_exists(spec)
-  local doctor, core = require "vns.doctor", require "vns.core"
+  local doctor, core, kernel = require "vns.doctor", require "vns.core", require "vns.kernel"
+  local kind, rest = spec:match("^([%w_]+):(.+)$")
+  if kernel.is_target() and kind == "kprobe" then return true end
   M.features = M.features or core.features()
-  return doctor.probe_exists(spec, M.features)
+  local ok, what = doctor.probe_exists(spec, M.features)
+  if not ok and kind == "kprobe" and M.features.kprobe.ok then
+    local clone = M.clone_of(rest)
+    if clone then what = "only the compiler's clone " .. clone .. " exists" end
+  end
+  return ok, what
+end
+
+-- A .isra/.constprop/.part clone of fn in kallsyms (its name cannot be
+-- a probe's entry; the stage is left out and the note names the clone).
+function M.clone_of(fn)
+  local f = io.open("/proc/kallsyms", "r")
+  if not f then return nil end
+  local prefix = fn .. "."
+  for line in f:lines() do
+    local sym = line:match("^%x+ [tT] ([%w_%.]+)")
+    if sym and sym:sub(1, #prefix) == prefix then f:close(); return sym end
+  end
+  f:close()
 end
 
 -- The stages of list this kernel offers: a stage stays if any of its
@@ -179,7 +186,10 @@ function M.options(names)
                     help = "the physical NIC(s), a bond's slaves (default: any device)" },
     ["internal-dev"] = { name = "internal-dev", type = "ifnames", metavar = "DEV",
                          help = "the OVS internal port carrying the host's address (adds the OVS stages)" },
-    ["vm-dev"] = { name = "vm-dev", type = "ifnames", metavar = "DEV[,..]", help = "the VM's vnet/tap device(s)" },
+    ["vm-dev"] = { name = "vm-dev", type = "ifnames", metavar = "DEV[,..]",
+                   help = "the VM's vnet/tap device(s) (default: any device)" },
+    ["peer-dev"] = { name = "peer-dev", type = "ifnames", metavar = "DEV[,..]",
+                     help = "the receiving VM's vnet/tap device(s) (default: any device)" },
     ct = { name = "ct", type = "flag", help = "time OVS conntrack (ct() actions) as its own stage" },
   }
   local out = {}
