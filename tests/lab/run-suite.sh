@@ -72,7 +72,12 @@ lab_kernel() {
     compile "$repo/tests/integration/fixtures/kprobe-count.lua" &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn tun_net_xmit &&
     compile "$repo/tests/lab/fixtures/skb-count.lua" --fn start_xmit &&
-    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet || return 1
+    compile "$repo/tests/lab/fixtures/skb-count.lua" --fn ovs_dp_process_packet &&
+    compile latency-summary --direction tx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&
+    compile latency-summary --direction rx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&
+    compile vm-latency-summary --direction tx --vm-dev vnslab0 --phy-dev vnslab1 --ct --proto udp --dst-port 9 &&
+    compile vm-latency-summary --direction rx --vm-dev vnslab0 --phy-dev vnslab1 --ct --proto udp --dst-port 9 ||
+    return 1
   echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
   start=$SECONDS
   VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"

@@ -54,6 +54,45 @@ function T.checks_the_definition()
     { name = "a", probe = "kprobe:f", skb = 7 }, { name = "b", probe = "kprobe:g" } } })
 end
 
+-- A stage of several probes (each its own entry, one worker), with the
+-- skb by probe kind; ends close the session of their skb.
+function T.several_probes_per_stage_and_ends()
+  local kit = stages.new {
+    stages = {
+      { name = "ip", probe = { "kprobe:ip_output", "kprobe:ip6_output" }, skb = 3 },
+      { name = "sock", probe = { "tracepoint:skb:skb_copy_datagram_iovec", "kprobe:skb_consume_udp" },
+        skb = { tracepoint = "skbaddr", kprobe = 2 } },
+    },
+    ends = { "tracepoint:skb:consume_skb", "tracepoint:skb:kfree_skb" },
+  }
+  local c = kit:program({})
+  has(c, "int kprobe__ip_output(struct pt_regs *ctx)")
+  has(c, "int kprobe__ip6_output(struct pt_regs *ctx)")
+  has(c, "(struct sk_buff *)PT_REGS_PARM3(ctx)")
+  has(c, "TRACEPOINT_PROBE(skb, skb_copy_datagram_iovec)")
+  has(c, "(struct sk_buff *)args->skbaddr;")
+  has(c, "(struct sk_buff *)PT_REGS_PARM2(ctx)")
+  has(c, "#define VNS_STAGES_ENDS 1")
+  has(c, "return vns_stages_leave((u64)(struct sk_buff *)args->skbaddr, 1);")
+  has(c, "return vns_stages_leave((u64)(struct sk_buff *)args->skbaddr, 0);")
+  eq(select(2, c:gsub("static __always_inline int vns_stage_0%(", "")), 1)
+  checkerr("probes of several kinds need skb by kind", stages.new, { stages = {
+    { name = "a", probe = { "kprobe:f", "tracepoint:net:net_dev_queue" } }, { name = "b", probe = "kprobe:g" } } })
+  checkerr("used by two stages", stages.new, { stages = {
+    { name = "a", probe = "tracepoint:skb:consume_skb" }, { name = "b", probe = "kprobe:g" } },
+    ends = { "tracepoint:skb:consume_skb" } })
+  has(two():program({}), "#define VNS_STAGES_ENDS 0")
+end
+
+function T.derived_counters_with_ends()
+  local c = stages.derive({ started = 10, completed = 5, restarted = 1, out_of_order = 0, ended = 3 }, 1, false)
+  eq(c.evicted, 0)
+  eq(c.ended, 3)
+  eq(c.never_completed, 4)
+  eq(stages.derive({ started = 10, completed = 5, restarted = 1, out_of_order = 0, ended = 3 }, 1, true).never_completed, 5)
+  eq(stages.derive({ started = 3, completed = 3, restarted = 0, out_of_order = 0 }, 0, true).ended, nil)
+end
+
 function T.program_two_tracepoints()
   local c = two({ by = "dev" }):program({ unit = "ms" })
   has(c, "#define VNS_STAGES_N 2")
