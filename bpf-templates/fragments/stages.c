@@ -31,6 +31,7 @@
 #define VNS_STAGES_EVENTS {{ EVENTS }}
 #define VNS_STAGES_FLOW {{ FLOW }}
 #define VNS_STAGES_ENDS {{ ENDS }}
+#define VNS_STAGES_FIELDS {{ FIELDS }}
 
 /* Counters, per CPU; vns.stages derives evicted and never completed. */
 #define VNS_STAGES_STARTED 0
@@ -39,15 +40,30 @@
 #define VNS_STAGES_OUT_OF_ORDER 3
 #define VNS_STAGES_ENDED 4      /* left the path at an end probe (ENDS) */
 
+#if VNS_STAGES_FIELDS
+/* What the skb was at one stage (details --fields). */
+struct vns_stage_fields {
+  u32 len;
+  u32 hash;
+  u16 queue;             /* skb->queue_mapping */
+  u16 cpu;
+  char dev[16];
+};
+#endif
+
 struct vns_stages_session {
   u64 ts[VNS_STAGES_N];   /* when each stage was last hit; 0: not hit */
   u32 last;               /* the stage hit last */
   u32 timed;              /* bit i: stage i came right after stage i-1 */
   char label[16];         /* the device at stage 0 (BY_DEV or EVENTS) */
+  u64 head;               /* ENDS: skb->head at stage 0 (see vns_stages_step) */
 #if VNS_STAGES_EVENTS
   char comm[16];          /* the task at stage 0 */
   u32 pid;
   u32 len;                /* skb->len at stage 0 */
+#endif
+#if VNS_STAGES_FIELDS
+  struct vns_stage_fields fields[VNS_STAGES_N];
 #endif
 };
 
@@ -83,8 +99,31 @@ struct vns_stages_event {
   u8 pad[2];
   char comm[16];         /* the task at stage 0 */
   char dev[16];          /* the device at stage 0: a veth's last stages see its peer */
+#if VNS_STAGES_FIELDS
+  /* Each stage's skb facts, as arrays of scalars (how events decode);
+   * the device name as its two 64-bit words. */
+  u32 f_len[VNS_STAGES_N];
+  u32 f_hash[VNS_STAGES_N];
+  u16 f_queue[VNS_STAGES_N];
+  u16 f_cpu[VNS_STAGES_N];
+  u64 f_dev_lo[VNS_STAGES_N];
+  u64 f_dev_hi[VNS_STAGES_N];
+#endif
 };
 BPF_PERF_OUTPUT(vns_stages_events);
+#endif
+
+#if VNS_STAGES_FIELDS
+static __always_inline void vns_stages_fields(struct vns_stage_fields *f, struct sk_buff *skb)
+{
+  f->cpu = bpf_get_smp_processor_id();
+  if (!skb)
+    return;
+  f->len = vns_skb_len(skb);
+  vns_read(&f->hash, sizeof(f->hash), &skb->hash);
+  vns_read(&f->queue, sizeof(f->queue), &skb->queue_mapping);
+  vns_skb_devname(skb, f->dev);
+}
 #endif
 
 static __always_inline void vns_stages_count(u32 which)
@@ -119,6 +158,17 @@ static __always_inline void vns_stages_emit(void *ctx, struct sk_buff *skb, u64 
   __builtin_memcpy(ev.ts, s->ts, sizeof(ev.ts));
   __builtin_memcpy(ev.dev, s->label, 16);
   __builtin_memcpy(ev.comm, s->comm, 16);
+#if VNS_STAGES_FIELDS
+#pragma unroll
+  for (int i = 0; i < VNS_STAGES_N; i++) {
+    ev.f_len[i] = s->fields[i].len;
+    ev.f_hash[i] = s->fields[i].hash;
+    ev.f_queue[i] = s->fields[i].queue;
+    ev.f_cpu[i] = s->fields[i].cpu;
+    __builtin_memcpy(&ev.f_dev_lo[i], s->fields[i].dev, 8);
+    __builtin_memcpy(&ev.f_dev_hi[i], s->fields[i].dev + 8, 8);
+  }
+#endif
 #if VNS_STAGES_FLOW
   if (skb) {
     struct vns_flow f = {};
@@ -152,6 +202,13 @@ static __always_inline int vns_stages_begin(void *ctx, struct sk_buff *skb, u64 
     s.len = vns_skb_len(skb);
   s.pid = vns_current_pid();
   bpf_get_current_comm(s.comm, sizeof(s.comm));
+#endif
+#if VNS_STAGES_FIELDS
+  vns_stages_fields(&s.fields[0], skb);
+#endif
+#if VNS_STAGES_ENDS
+  if (skb)
+    vns_read(&s.head, sizeof(s.head), &skb->head);
 #endif
   if (vns_stages_sessions.lookup(&key))
     vns_stages_count(VNS_STAGES_RESTARTED);
@@ -227,15 +284,32 @@ static __always_inline int vns_stages_step(void *ctx, struct sk_buff *skb, u64 k
   struct vns_stages_session *s = vns_stages_sessions.lookup(&key);
   if (!s)
     return 0;
+#if VNS_STAGES_ENDS
+  /* Some packets are freed where no end probe sees them (TCP's pure
+   * ACKs: __kfree_skb); their sk_buff, reused, must not complete their
+   * session. A new packet has a new data buffer: checked at the end. */
+  if (i == VNS_STAGES_N - 1) {
+    u64 head = 0;
+    if (skb)
+      vns_read(&head, sizeof(head), &skb->head);
+    if (head != s->head)
+      return vns_stages_leave(key, 0);
+  }
+#endif
   u64 now = bpf_ktime_get_ns();
   if (s->last + 1 == i)
     s->timed |= 1 << i;
   else
     vns_stages_count(VNS_STAGES_OUT_OF_ORDER);
   s->last = i;
-  if (i < VNS_STAGES_N)
+  if (i < VNS_STAGES_N) {
     s->ts[i] = now;
-  if (i == VNS_STAGES_N - 1)
+#if VNS_STAGES_FIELDS
+    vns_stages_fields(&s->fields[i], skb);
+#endif
+  }
+  if (i == VNS_STAGES_N - 1) {
     return vns_stages_end(ctx, skb, key, s, now);
+  }
   return 0;
 }

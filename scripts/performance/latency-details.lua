@@ -16,12 +16,12 @@ return paths.tool("details", {
   },
   requires = "tracepoints net:* and skb:*; kprobes for the IP and OVS stages",
   options = {
-    paths.options({ "direction", "phy-dev", "internal-dev" }),
+    paths.options({ "direction", "phy-dev", "internal-dev", "fields" }),
     net.options({ "threshold" }),
   },
   check_variants = {
     { "--direction", "rx", "--phy-dev", "eth0", "--threshold", "1ms" },
-    { "--phy-dev", "eth0", "--internal-dev", "br-int", "--proto", "tcp" },
+    { "--phy-dev", "eth0", "--internal-dev", "br-int", "--proto", "tcp", "--fields" },
   },
 }, function(opts)
   return { path = "host", direction = opts.direction or "tx", phy = opts.phy_dev, internal = opts.internal_dev }

@@ -16,12 +16,12 @@ return paths.tool("details", {
   },
   requires = "tracepoints net:* and skb:*; kprobes for the OVS stages",
   options = {
-    paths.options({ "direction", "vm-dev", "phy-dev", "ct" }),
+    paths.options({ "direction", "vm-dev", "phy-dev", "ct", "fields" }),
     net.options({ "threshold" }),
   },
   check_variants = {
     { "--direction", "rx", "--vm-dev", "vnet0", "--phy-dev", "eth0", "--threshold", "1ms" },
-    { "--vm-dev", "vnet0", "--phy-dev", "eth0", "--ct", "--proto", "tcp" },
+    { "--vm-dev", "vnet0", "--phy-dev", "eth0", "--ct", "--proto", "tcp", "--fields" },
   },
 }, function(opts)
   return { path = "vm", direction = opts.direction or "tx", vm = opts.vm_dev, phy = opts.phy_dev, ct = opts.ct }

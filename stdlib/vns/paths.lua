@@ -191,6 +191,8 @@ function M.options(names)
     ["peer-dev"] = { name = "peer-dev", type = "ifnames", metavar = "DEV[,..]",
                      help = "the receiving VM's vnet/tap device(s) (default: any device)" },
     ct = { name = "ct", type = "flag", help = "time OVS conntrack (ct() actions) as its own stage" },
+    fields = { name = "fields", type = "flag",
+               help = "each stage's skb length, hash, queue mapping, CPU and device in the event" },
   }
   local out = {}
   for _, n in ipairs(names) do out[#out + 1] = assert(specs[n], "paths: no option " .. n) end
@@ -214,16 +216,24 @@ end
 -- the path for M.stages. The kit is made per run, from the options.
 function M.tool(kind, def, path_of)
   local kit
-  -- For doctor: the path with every optional stage.
-  local full = path_of({ internal_dev = { "any" }, ct = true })
   def.probes = def.probes or M.probes()
+  -- For doctor: the stages each direction's path (with every optional
+  -- stage) lacks on this kernel.
   def.caveats = def.caveats or function()
-    local _, notes = M.available(M.stages(full))
-    return notes
+    local out, seen = {}, {}
+    for _, dir in ipairs({ "tx", "rx" }) do
+      local p = path_of({ direction = dir, internal_dev = { "any" }, ct = true })
+      local _, notes = M.available(M.stages(p))
+      for _, n in ipairs(notes) do
+        local text = p.direction .. ": " .. n
+        if not seen[text] then seen[text] = true; out[#out + 1] = text end
+      end
+    end
+    return out
   end
   def.filter = true
   def.program = function(opts, f)
-    kit = M.kit(path_of(opts), { events = kind == "details" })
+    kit = M.kit(path_of(opts), { events = kind == "details", fields = opts.fields })
     return kit:program(opts, f)
   end
   if kind == "summary" then
@@ -265,6 +275,12 @@ function M.print(_, r, out)
   local slow = r.slowest and string.format("%s->%s %.1f", r.slowest.from, r.slowest.to, r.slowest.ns / 1e3) or "-"
   out:write(string.format("%-8s %-44s %10.1f  %-22s %s\n", r.proto or "-", flow, r.total_ns / 1e3, slow,
                           table.concat(stages, " ")))
+  for _, s in ipairs(r.stages) do
+    if s.cpu then
+      out:write(string.format("    %-10s len %-6d hash %08x queue %-3d cpu %-3d dev %s\n", s.name, s.len, s.hash,
+                              s.queue, s.cpu, s.dev ~= "" and s.dev or "-"))
+    end
+  end
 end
 
 return M

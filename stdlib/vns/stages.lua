@@ -129,7 +129,9 @@ local function check_stage(i, s, seen)
 end
 
 -- def: stages (2..MAX_STAGES), by ("dev" or nil), events (true, or
--- {flow = false} not to parse the flow into events), histograms
+-- {flow = false} not to parse the flow into events), fields (with
+-- events: each stage's skb len, hash, queue mapping, CPU and device in
+-- the event), histograms
 -- (default: not events), sessions (the LRU's size).
 function M.new(def)
   assert(type(def) == "table" and type(def.stages) == "table", "stages.new needs {stages = {...}}")
@@ -138,6 +140,7 @@ function M.new(def)
   assert(def.by == nil or def.by == "dev", "stages: by is \"dev\" or nil")
   local kit = setmetatable({ stages = {}, by = def.by, events = def.events and true or false,
                              lru_size = def.sessions or M.SESSIONS }, Kit)
+  kit.fields = kit.events and def.fields and true or false
   kit.flow = kit.events and not (type(def.events) == "table" and def.events.flow == false)
   if def.histograms == nil then kit.histograms = not kit.events else kit.histograms = def.histograms and true end
   assert(math.type(kit.lru_size) == "integer" and kit.lru_size > 0, "stages: sessions must be a positive integer")
@@ -258,6 +261,7 @@ function Kit:program(opts, f)
     HIST = template.bool(self.histograms),
     EVENTS = template.bool(self.events),
     ENDS = template.bool(#self.ends > 0),
+    FIELDS = template.bool(self.fields),
     FLOW = template.bool(self.flow),
     SESSIONS = template.int(self.lru_size),
     THRESHOLD = ctxfilter.compile({ threshold = opts.threshold }, { delta = "delta_ns" }).expr,
@@ -452,6 +456,11 @@ function Kit:decode(_, ev)
   local first = ev.ts[1]
   for i, s in ipairs(self.stages) do
     row.stages[i] = { name = s.name, at_ns = ev.ts[i] ~= 0 and ev.ts[i] - first or nil }
+    if self.fields and ev.ts[i] ~= 0 then
+      local st = row.stages[i]
+      st.len, st.hash, st.queue, st.cpu = ev.f_len[i], ev.f_hash[i], ev.f_queue[i], ev.f_cpu[i]
+      st.dev = (string.pack("<i8<i8", ev.f_dev_lo[i], ev.f_dev_hi[i]):gsub("%z.*$", ""))
+    end
     if i > 1 and ev.timed & (1 << (i - 1)) ~= 0 then
       row.steps[#row.steps + 1] = { from = self.stages[i - 1].name, to = s.name, ns = ev.ts[i] - ev.ts[i - 1] }
     end

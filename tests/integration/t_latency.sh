@@ -196,7 +196,8 @@ case_details_threshold() {
   ip netns exec "$NS_A" tc qdisc add dev "$DEV_A" root tbf rate 4kbit burst 60 limit 3000 || skip "no tbf qdisc"
   tool_start ev latency-details --direction tx --phy-dev "$DEV_A" --proto udp --dst-port 9999 --threshold 10ms \
     --format json -d 60
-  tool_start txt latency-details --direction tx --phy-dev "$DEV_A" --proto udp --dst-port 9999 --threshold 10ms -d 60
+  tool_start txt latency-details --direction tx --phy-dev "$DEV_A" --proto udp --dst-port 9999 --threshold 10ms \
+    --fields -d 60
   wait_line ev '"type":"stats"'
   wait_ready txt
   udp_send "$NS_A" "$IP_B" 9999 7 2
@@ -212,6 +213,8 @@ case_details_threshold() {
     and r.slowest.from == 'queue' and r.slowest.to == 'nic' and r.slowest.ns == r.total_ns")"
   expect_eq "no other event; none suppressed or lost" "6 0 0" "$(jsonq ev 'd.events, d.suppressed, d.lost')"
   expect_eq "text: six event lines" 6 "$(grep -c "^udp .*$IP_B:9999 .* queue->nic " "$CASE_DIR/txt.out")"
+  expect_eq "text, --fields: each stage's skb (len 44: 2 bytes of UDP, on $DEV_A)" 12 \
+    "$(grep -Ec "^    (queue|nic) +len 44 +hash [0-9a-f]{8} queue [0-9]+ +cpu [0-9]+ +dev $DEV_A\$" "$CASE_DIR/txt.out")"
 }
 
 run_case "latency-summary tx: IPv4 and IPv6 UDP, exactly N sessions per pair; other flows none" case_tx_udp
