@@ -48,4 +48,23 @@ function T.missing_stages_are_left_out_with_a_note()
   assert(ok, err)
 end
 
+-- The details tools take the events fast path: their row is the kit's,
+-- filled once the options made the kit (the stream reads it after).
+function T.details_row_after_the_program()
+  local registry = require "vns.registry"
+  local tool = registry.find("latency-details")
+  local saved = paths.probe_exists
+  paths.probe_exists = function() return true end
+  local ok, err = pcall(function()
+    tool.program({ direction = "tx", phy_dev = { "eth0" }, fields = true, max_events_per_sec = 100 }, nil)
+    eq(tool.row.lines, "_fields")
+    eq(tool.row.columns[3][2], "_slowest")
+    eq(#tool.row.hooks, 2)
+    tool.program({ direction = "tx", phy_dev = { "eth0" }, max_events_per_sec = 100 }, nil)
+    eq(tool.row.lines, nil)
+  end)
+  paths.probe_exists = saved
+  assert(ok, err)
+end
+
 return T
