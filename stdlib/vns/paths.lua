@@ -46,6 +46,18 @@ local function on_dev(names)
 end
 
 -- The probe points of each stage, with where their skb is.
+--
+-- Tracepoints are attached raw (4.17+; the skb is the first argument of
+-- every one here, on every kernel). A classic tracepoint program, like
+-- a kprobe program, is skipped when another BPF program of those kinds
+-- is running on its CPU (the kernel's bpf_prog_active): a receive
+-- softirq that runs on the way out of an interrupt which landed in a
+-- kprobe program in process context (ip_output in a sender,
+-- skb_consume_udp in a reader) ran none of the tool's classic programs,
+-- and its packets were missing from the counts (the lab saw 1 of 13
+-- sessions start). A raw tracepoint program guards only against itself.
+-- The kprobe stages remain exposed: one skipped so is counted as out of
+-- order (the pair around it is not timed); the session still completes.
 local STAGES = {
   ip_out = { name = "ip", probe = { "kprobe:ip_output", "kprobe:ip6_output" }, skb = 3 },
   ip_in = { name = "ip", probe = { "kprobe:ip_local_deliver", "kprobe:ip6_input" }, skb = 1 },
@@ -53,18 +65,18 @@ local STAGES = {
   ct = { name = "ct", probe = "kprobe:ovs_ct_execute", skb = 2 },
   ovs_out = { name = "ovs_out", probe = "kprobe:ovs_vport_send", skb = 2 },
   internal_in = { name = "internal", probe = "kprobe:internal_dev_recv", skb = 1 },
-  dev_rx = { probe = "tracepoint:net:netif_receive_skb" },
-  dev_queue = { probe = "tracepoint:net:net_dev_queue" },
-  dev_xmit = { probe = "tracepoint:net:net_dev_start_xmit" },
+  dev_rx = { probe = "raw_tracepoint:netif_receive_skb" },
+  dev_queue = { probe = "raw_tracepoint:net_dev_queue" },
+  dev_xmit = { probe = "raw_tracepoint:net_dev_start_xmit" },
   -- The reader gets the data: TCP (and paged UDP) copy it with the
   -- tracepoint; a linear UDP datagram is copied without, and consumed
   -- by skb_consume_udp (v4 and v6) right after.
-  socket = { name = "socket", probe = { "tracepoint:skb:skb_copy_datagram_iovec", "kprobe:skb_consume_udp" },
-             skb = { tracepoint = "skbaddr", kprobe = 2 } },
+  socket = { name = "socket", probe = { "raw_tracepoint:skb_copy_datagram_iovec", "kprobe:skb_consume_udp" },
+             skb = { raw_tracepoint = 1, kprobe = 2 } },
 }
 
-M.ENDS = { { name = "left", probe = "tracepoint:skb:consume_skb" },
-           { name = "dropped", probe = "tracepoint:skb:kfree_skb" } }
+M.ENDS = { { name = "left", probe = "raw_tracepoint:consume_skb" },
+           { name = "dropped", probe = "raw_tracepoint:kfree_skb" } }
 
 local function stage(key, name, devs)
   local s = {}

@@ -188,16 +188,18 @@ case_tcp() {
 }
 
 # tbf at 4 kbit/s with a 60-byte bucket on the sender's device: the
-# first 44-byte datagram leaves at once, each later one waits ~88 ms
-# more. With --threshold 10ms, details emit exactly the six held back.
+# first 44-byte datagram leaves at once; the bucket then holds 16 bytes,
+# so the second waits (44 - 16) * 8 / 4000 s = 56 ms and each later one
+# 88 ms more. With --threshold 40ms (well below the 56 ms the rate
+# implies), details emit exactly the six held back.
 case_details_threshold() {
   need_root
   topo_pair
   need_cmd tc
   ip netns exec "$NS_A" tc qdisc add dev "$DEV_A" root tbf rate 4kbit burst 60 limit 3000 || skip "no tbf qdisc"
-  tool_start ev latency-details --direction tx --phy-dev "$DEV_A" --proto udp --dst-port 9999 --threshold 10ms \
+  tool_start ev latency-details --direction tx --phy-dev "$DEV_A" --proto udp --dst-port 9999 --threshold 40ms \
     --format json -d 60
-  tool_start txt latency-details --direction tx --phy-dev "$DEV_A" --proto udp --dst-port 9999 --threshold 10ms \
+  tool_start txt latency-details --direction tx --phy-dev "$DEV_A" --proto udp --dst-port 9999 --threshold 40ms \
     --fields -d 60
   wait_line ev '"type":"stats"'
   wait_ready txt
@@ -209,7 +211,7 @@ case_details_threshold() {
   tool_stop txt INT
   expect_eq "tc sent" 8 "$(ip netns exec "$NS_A" tc -s qdisc show dev "$DEV_A" | awk '/^ Sent/ {print $4; exit}')"
   expect_eq "events: the six held back, each with its stages and the slowest pair" 6 "$(count_events ev "
-    r.total_ns >= 10000000 and r.proto == 'udp' and r.dst == '$IP_B:9999' and #r.stages == 2
+    r.total_ns >= 40000000 and r.proto == 'udp' and r.dst == '$IP_B:9999' and #r.stages == 2
     and r.stages[1].name == 'queue' and r.stages[2].name == 'nic' and r.stages[2].at_ns == r.total_ns
     and r.slowest.from == 'queue' and r.slowest.to == 'nic' and r.slowest.ns == r.total_ns")"
   expect_eq "no other event; none suppressed or lost" "6 0 0" "$(jsonq ev 'd.events, d.suppressed, d.lost')"
