@@ -30,12 +30,16 @@ vm_quit() {
   VM_FRAMES=$(sed -n 's/^frames //p' "$CASE_DIR/$1.vm")
 }
 
-# udp_reader NS IP PORT COUNT: reads COUNT datagrams (30 s at most) in the
-# background, then writes how many to $CASE_DIR/reader.count; it is bound
-# when this returns.
+# udp_reader NS IP PORT COUNT: reads COUNT datagrams in the background,
+# then writes how many to $CASE_DIR/reader.count; it is bound when this
+# returns. It waits up to 300 s: the datagrams come from a sender that
+# starts after it, and under emulation (the lab, a loaded machine) a
+# fresh perl can take tens of seconds to start: a reader that gave up
+# after 30 s closed its socket before they came (the lab's host counted
+# them all as UDP NoPorts, dropped after ip).
 udp_reader() {
-  rm -f "$CASE_DIR/reader.count" "$CASE_DIR/reader.ready"
-  timeout 30 ip netns exec "$1" perl -MIO::Socket::INET -e '
+  rm -f "$CASE_DIR/reader.count" "$CASE_DIR/reader.count.ready"
+  timeout 300 ip netns exec "$1" perl -MIO::Socket::INET -e '
     my ($ip, $port, $n, $out) = @ARGV;
     my $s = IO::Socket::INET->new(LocalAddr => $ip, LocalPort => $port, Proto => "udp") or die "bind: $!\n";
     open(my $r, ">", "$out.ready"); close $r;
@@ -46,6 +50,6 @@ udp_reader() {
   echo $! >>"$CASE_DIR/pids"
   READER_PID=$!
   local i
-  for ((i = 0; i < 100; i++)); do [ -e "$CASE_DIR/reader.count.ready" ] && return 0; sleep 0.1; done
+  for ((i = 0; i < READY_TENTHS; i++)); do [ -e "$CASE_DIR/reader.count.ready" ] && return 0; sleep 0.1; done
   fail "the UDP reader did not start"
 }
