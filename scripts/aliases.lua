@@ -26,4 +26,9 @@ return {
   ["icmp-rtt"] = { "system_network_icmp_rtt", "kernel_icmp_rtt" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["qdisc-latency-details"] = { "qdisc_lateny_details" },
+  ["latency-details"] = { "system_network_latency_details", "system_network_perfomance_metrics" },
+  ["latency-summary"] = { "system_network_latency_summary" },
+  ["vm-latency-details"] = { "vm_network_latency_details", "vm_network_performance_metrics" },
+  ["vm-latency-summary"] = { "vm_network_latency_summary" },
+  ["vm-pair-latency"] = { "vm_pair_latency" },
 }

@@ -30,6 +30,8 @@
 #define VNS_STAGES_HIST {{ HIST }}
 #define VNS_STAGES_EVENTS {{ EVENTS }}
 #define VNS_STAGES_FLOW {{ FLOW }}
+#define VNS_STAGES_SAME_HEAD {{ SAME_HEAD }}
+#define VNS_STAGES_FIELDS {{ FIELDS }}
 
 /* Counters, per CPU; vns.stages derives evicted and never completed. */
 #define VNS_STAGES_STARTED 0
@@ -37,17 +39,38 @@
 #define VNS_STAGES_RESTARTED 2
 #define VNS_STAGES_OUT_OF_ORDER 3
 #define VNS_STAGES_UNWALKED 4     /* packets of a list (bulk) a stage did not walk */
-/* 5 on: one per end (a probe that ends an open session, e.g. a drop) */
+/* 5 on: one per end (a probe that ends an open session, e.g. a drop;
+ * with SAME_HEAD the last is "reused"), then per end one per stage: the
+ * stage its sessions were last at. */
+#define VNS_STAGES_REUSED {{ REUSED }}
+#define VNS_STAGES_REUSED_BY_STAGE {{ REUSED_BY_STAGE }}
+
+#if VNS_STAGES_FIELDS
+/* What the skb was at one stage (details --fields). */
+struct vns_stage_fields {
+  u32 len;
+  u32 hash;
+  u16 queue;             /* skb->queue_mapping */
+  u16 cpu;
+  char dev[16];
+};
+#endif
 
 struct vns_stages_session {
   u64 ts[VNS_STAGES_N];   /* when each stage was last hit; 0: not hit */
   u32 last;               /* the stage hit last */
   u32 timed;              /* bit i: stage i came right after stage i-1 */
   char label[16];         /* the device at stage 0 (BY_DEV or EVENTS) */
+#if VNS_STAGES_SAME_HEAD
+  u64 head;               /* skb->head at stage 0 (see vns_stages_step) */
+#endif
 #if VNS_STAGES_EVENTS
   char comm[16];          /* the task at stage 0 */
   u32 pid;
   u32 len;                /* skb->len at stage 0 */
+#endif
+#if VNS_STAGES_FIELDS
+  struct vns_stage_fields fields[VNS_STAGES_N];
 #endif
 };
 
@@ -78,6 +101,16 @@ struct vns_stages_event {
   u8 pad[2];
   char comm[16];         /* the task at stage 0 */
   char dev[16];          /* the device at stage 0: a veth's last stages see its peer */
+#if VNS_STAGES_FIELDS
+  /* Each stage's skb facts, as arrays of scalars (how events decode);
+   * the device name as its two 64-bit words. */
+  u32 f_len[VNS_STAGES_N];
+  u32 f_hash[VNS_STAGES_N];
+  u16 f_queue[VNS_STAGES_N];
+  u16 f_cpu[VNS_STAGES_N];
+  u64 f_dev_lo[VNS_STAGES_N];
+  u64 f_dev_hi[VNS_STAGES_N];
+#endif
 };
 {{ EVENTS_OUTPUT }}
 #endif
@@ -93,6 +126,19 @@ static __always_inline void vns_stages_count(u32 which)
 {
   vns_stages_add(which, 1);
 }
+
+#if VNS_STAGES_FIELDS
+static __always_inline void vns_stages_fields(struct vns_stage_fields *f, struct sk_buff *skb)
+{
+  f->cpu = bpf_get_smp_processor_id();
+  if (!skb)
+    return;
+  f->len = vns_skb_len(skb);
+  vns_read(&f->hash, sizeof(f->hash), &skb->hash);
+  vns_read(&f->queue, sizeof(f->queue), &skb->queue_mapping);
+  vns_skb_devname(skb, f->dev);
+}
+#endif
 
 #if VNS_STAGES_HIST
 static __always_inline void vns_stages_record(u32 pair, const char *label, u64 ns)
@@ -121,6 +167,17 @@ static __always_inline void vns_stages_emit(void *ctx, struct sk_buff *skb, u64 
   __builtin_memcpy(ev.ts, s->ts, sizeof(ev.ts));
   __builtin_memcpy(ev.dev, s->label, 16);
   __builtin_memcpy(ev.comm, s->comm, 16);
+#if VNS_STAGES_FIELDS
+#pragma unroll
+  for (int i = 0; i < VNS_STAGES_N; i++) {
+    ev.f_len[i] = s->fields[i].len;
+    ev.f_hash[i] = s->fields[i].hash;
+    ev.f_queue[i] = s->fields[i].queue;
+    ev.f_cpu[i] = s->fields[i].cpu;
+    __builtin_memcpy(&ev.f_dev_lo[i], s->fields[i].dev, 8);
+    __builtin_memcpy(&ev.f_dev_hi[i], s->fields[i].dev + 8, 8);
+  }
+#endif
 #if VNS_STAGES_FLOW
   if (skb) {
     struct vns_flow f = {};
@@ -155,6 +212,13 @@ static __always_inline int vns_stages_begin(void *ctx, struct sk_buff *skb, u64 
   s.pid = vns_current_pid();
   bpf_get_current_comm(s.comm, sizeof(s.comm));
 #endif
+#if VNS_STAGES_FIELDS
+  vns_stages_fields(&s.fields[0], skb);
+#endif
+#if VNS_STAGES_SAME_HEAD
+  if (skb)
+    vns_read(&s.head, sizeof(s.head), &skb->head);
+#endif
   if (vns_stages_sessions.lookup(&key))
     vns_stages_count(VNS_STAGES_RESTARTED);
   vns_stages_sessions.update(&key, &s);
@@ -175,13 +239,18 @@ static __always_inline int vns_stages_forget(u64 key)
 }
 
 /* An end (outside the path): a session open for the key ends here,
- * counted under the end's counter. */
-static __always_inline int vns_stages_stop(u64 key, u32 counter)
+ * counted under the end's counter and, from by_stage on, by the stage
+ * it was last at. */
+static __always_inline int vns_stages_stop(u64 key, u32 counter, u32 by_stage)
 {
-  if (vns_stages_sessions.lookup(&key)) {
-    vns_stages_sessions.delete(&key);
-    vns_stages_count(counter);
-  }
+  struct vns_stages_session *s = vns_stages_sessions.lookup(&key);
+  if (!s)
+    return 0;
+  u32 last = s->last;
+  vns_stages_sessions.delete(&key);
+  vns_stages_count(counter);
+  if (last < VNS_STAGES_N)
+    vns_stages_count(by_stage + last);
   return 0;
 }
 
@@ -219,14 +288,30 @@ static __always_inline int vns_stages_step(void *ctx, struct sk_buff *skb, u64 k
   struct vns_stages_session *s = vns_stages_sessions.lookup(&key);
   if (!s)
     return 0;
+#if VNS_STAGES_SAME_HEAD
+  /* Some packets are freed where no end sees them (TCP's pure ACKs:
+   * __kfree_skb); their sk_buff, reused by a new packet, must not
+   * complete their session. A new packet has a new data buffer. */
+  if (i == VNS_STAGES_N - 1) {
+    u64 head = 0;
+    if (skb)
+      vns_read(&head, sizeof(head), &skb->head);
+    if (head != s->head)
+      return vns_stages_stop(key, VNS_STAGES_REUSED, VNS_STAGES_REUSED_BY_STAGE);
+  }
+#endif
   u64 now = bpf_ktime_get_ns();
   if (s->last + 1 == i)
     s->timed |= 1 << i;
   else
     vns_stages_count(VNS_STAGES_OUT_OF_ORDER);
   s->last = i;
-  if (i < VNS_STAGES_N)
+  if (i < VNS_STAGES_N) {
     s->ts[i] = now;
+#if VNS_STAGES_FIELDS
+    vns_stages_fields(&s->fields[i], skb);
+#endif
+  }
   if (i == VNS_STAGES_N - 1)
     return vns_stages_end(ctx, skb, key, s, now);
   return 0;

@@ -290,6 +290,19 @@ options.types.proto = {
   parse = function(text) return M.protos(text) end,
   form = function() return "tcp, udp, icmp, icmpv6, sctp (or another name) or a number 0-255, or arp; comma-separated" end,
 }
+-- Device lists (--phy-dev eth0,eth1): 1-8 interface names.
+M.MAX_IFNAMES = 8
+options.types.ifnames = {
+  parse = function(text)
+    local out = {}
+    for name in (text .. ","):gmatch("([^,]*),") do
+      if not options.types.ifname.parse(name) or #out >= M.MAX_IFNAMES then return nil end
+      out[#out + 1] = name
+    end
+    return out
+  end,
+  form = function() return "1-" .. M.MAX_IFNAMES .. " interface names, comma-separated (eth0 or eth0,eth1)" end,
+}
 options.types.pid = {
   parse = function(text) return M.pid(text) end,
   form = function() return string.format("a process id from 1 to %d", M.PID_MAX) end,

@@ -19,10 +19,14 @@
 --
 -- A stage is { name, probe, skb, key, cond, filter }:
 --   probe   "tracepoint:CAT:NAME", "raw_tracepoint:NAME", "kprobe:FN",
---           "kretprobe:FN"; each probe once per kit
+--           "kretprobe:FN"; or a list of them, any of which is the stage
+--           (ip_output and ip6_output: one entry each, one worker); each
+--           probe once per kit
 --   skb     where the struct sk_buff * is: a tracepoint field name
 --           (default "skbaddr"), the 1-based argument of a kprobe or raw
---           tracepoint (default 1); false for none (kretprobes have none)
+--           tracepoint (default 1); false for none (kretprobes have none);
+--           or a table by probe kind ({ tracepoint = "skbaddr", kprobe = 2 })
+--           for a stage of probes of several kinds
 --   key     the session key: "skb" (default: the skb's address),
 --           "pid_tgid", or template.code(C) for any other u64 expression
 --   cond    template.code(C): an extra condition, in the entry (where
@@ -37,7 +41,18 @@
 --           dequeue; at most N are walked, the rest counted as unwalked
 -- and new{ends = {...}}: stages outside the path (name, probe, skb, key,
 -- cond, skip_zero_key) that end a session still open for their key,
--- counted under their name (e.g. "dropped" at skb:kfree_skb).
+-- counted under their name (e.g. "dropped" at skb:kfree_skb), and by
+-- the stage the session was last at (Kit:sessions' `lost`, shown for
+-- kits of more than two stages: where on the path packets leave it).
+-- def.same_head: the session keeps skb->head from the first stage, and
+-- a last-stage hit whose skb has another head ends it as "reused"
+-- instead of completing it: a packet freed where no end sees it (TCP's
+-- pure ACKs: __kfree_skb) leaves its session open, and a new packet in
+-- the reused sk_buff has a new data buffer. Only for kits keyed by the
+-- skb along a path where the kernel keeps the skb's data (not for keys
+-- that join two skbs, e.g. a request and its reply).
+-- def.fields (with events): each stage's skb length, hash, queue
+-- mapping, CPU and device go into the event (details --fields).
 -- The first stage opens the session: the tool's flow filter f (unless
 -- the stage has its own), and --dev, --pid and --comm apply there.
 -- --threshold (opts.threshold) applies to the end-to-end time and
@@ -83,19 +98,44 @@ local skb_of = {
   kretprobe = function() error("stages: a kretprobe has no arguments: give skb = false and a key") end,
 }
 
+local function check_point(name, probe, seen)
+  assert(type(probe) == "string", "stages: stage " .. name .. " needs a probe")
+  local kind = probe:match("^([%a_]+):")
+  assert(skb_of[kind], "stages: stage " .. name .. ": unknown probe kind in '" .. probe .. "'")
+  local point, why = program.probe_point(probe)
+  assert(point, "stages: stage " .. name .. ": " .. tostring(why))
+  assert(not seen[point.entry], "stages: probe " .. probe .. " is used by two stages")
+  seen[point.entry] = true
+  return point
+end
+
+-- The probe points of a stage, each with its skb expression (point.skb).
+local function check_points(s, seen)
+  local probes = type(s.probe) == "table" and s.probe or { s.probe }
+  assert(#probes >= 1, "stages: stage " .. s.name .. " needs a probe")
+  local points, kind = {}, nil
+  for j, probe in ipairs(probes) do
+    local point = check_point(s.name, probe, seen)
+    assert(not kind or point.kind == kind or type(s.skb) == "table",
+           "stages: stage " .. s.name .. ": probes of several kinds need skb by kind")
+    kind = point.kind
+    local skb = s.skb
+    if type(skb) == "table" then skb = skb[point.kind] end
+    if skb ~= false and not (point.kind == "kretprobe" and skb == nil) then point.skb = skb_of[point.kind](skb) end
+    assert(j == 1 or (point.skb == nil) == (points[1].skb == nil),
+           "stages: stage " .. s.name .. ": every probe has an skb, or none")
+    points[j] = point
+  end
+  return points
+end
+
 local function check_stage(i, s, seen)
   assert(type(s) == "table", "stages: stage " .. i .. " is not a table")
   assert(type(s.name) == "string" and s.name:match("^[%w_.:%-]+$") and #s.name <= 32,
          "stages: stage " .. i .. " needs a name (letters, digits, _ . : -)")
-  assert(type(s.probe) == "string", "stages: stage " .. s.name .. " needs a probe")
-  local kind = s.probe:match("^([%a_]+):")
-  assert(skb_of[kind], "stages: stage " .. s.name .. ": unknown probe kind in '" .. s.probe .. "'")
-  local point, why = program.probe_point(s.probe)
-  assert(point, "stages: stage " .. s.name .. ": " .. tostring(why))
-  local st = { name = s.name, index = i - 1, point = point, filter = s.filter }
-  assert(not seen[point.entry], "stages: probe " .. s.probe .. " is used by two stages")
-  seen[point.entry] = true
-  if s.skb ~= false and not (kind == "kretprobe" and s.skb == nil) then st.skb = skb_of[kind](s.skb) end
+  local points = check_points(s, seen)
+  local st = { name = s.name, index = i - 1, points = points, point = points[1], skb = points[1].skb,
+               filter = s.filter }
   local key = s.key or "skb"
   if key == "skb" then
     assert(st.skb, "stages: stage " .. s.name .. " has no skb: give it a key")
@@ -119,9 +159,9 @@ local function check_stage(i, s, seen)
   return st
 end
 
--- def: stages (2..MAX_STAGES), by ("dev" or nil), events (true, or
--- {flow = false} not to parse the flow into events), histograms
--- (default: not events), sessions (the LRU's size).
+-- def: stages (2..MAX_STAGES), ends, by ("dev" or nil), events (true,
+-- or {flow = false} not to parse the flow into events), histograms
+-- (default: not events), sessions (the LRU's size), same_head, fields.
 function M.new(def)
   assert(type(def) == "table" and type(def.stages) == "table", "stages.new needs {stages = {...}}")
   local n = #def.stages
@@ -129,6 +169,8 @@ function M.new(def)
   assert(def.by == nil or def.by == "dev", "stages: by is \"dev\" or nil")
   local kit = setmetatable({ stages = {}, by = def.by, events = def.events and true or false,
                              lru_size = def.sessions or M.SESSIONS }, Kit)
+  kit.fields = kit.events and def.fields and true or false
+  kit.same_head = def.same_head and true or false
   kit.flow = kit.events and not (type(def.events) == "table" and def.events.flow == false)
   if def.histograms == nil then kit.histograms = not kit.events else kit.histograms = def.histograms and true end
   assert(math.type(kit.lru_size) == "integer" and kit.lru_size > 0, "stages: sessions must be a positive integer")
@@ -142,6 +184,13 @@ function M.new(def)
     st.counter = #COUNTERS + i - 1
     kit.ends[i] = st
   end
+  -- A reused sk_buff seen at the last stage ends its session like an end.
+  if kit.same_head then
+    assert(kit.stages[n].skb, "stages: same_head needs an skb at the last stage")
+    kit.ends[#kit.ends + 1] = { name = "reused", counter = #COUNTERS + #kit.ends }
+  end
+  -- Then, per end, a counter for each stage the session was last at.
+  for i, e in ipairs(kit.ends) do e.by_stage = #COUNTERS + #kit.ends + (i - 1) * n end
   assert(not kit.by or kit.stages[1].skb, "stages: by = \"dev\" needs an skb at the first stage")
   return kit
 end
@@ -166,6 +215,10 @@ static __always_inline int vns_stage_{{ INDEX }}(void *ctx, struct sk_buff *skb,
     return {{ MISS }};
   return {{ CALL }};
 }
+{{ ENTRIES }}]]
+
+-- The entry of one probe of a stage (a stage may have several).
+local ENTRY = [[
 
 {{ HEAD }}
 {
@@ -180,19 +233,19 @@ local END = [[
 {{ HEAD }}
 {
   struct sk_buff *skb = {{ SKB }};
-{{ COND }}{{ SKIP_ZERO }}  return vns_stages_stop(key, {{ COUNTER }});
+{{ COND }}{{ SKIP_ZERO }}  return vns_stages_stop(key, {{ COUNTER }}, {{ BY_STAGE }});
 }
 ]]
 
 -- The call of a stage's worker in its entry: with skip_zero_key, a key
 -- of 0 is not this stage's packet; with a list, every skb of it (the
 -- key is computed per skb).
-local function entry_call(st)
-  local call = string.format("vns_stage_%d(%s, skb, key)", st.index, st.point.ctx)
+local function entry_call(st, point)
+  local call = string.format("vns_stage_%d(%s, skb, key)", st.index, point.ctx)
   local skip = st.skip_zero_key and "    if (key)\n  " or ""
   if not st.list then
     if not st.skip_zero_key then
-      return string.format("  return vns_stage_%d(%s, skb, %s);\n", st.index, st.point.ctx, st.key)
+      return string.format("  return vns_stage_%d(%s, skb, %s);\n", st.index, point.ctx, st.key)
     end
     return string.format("  u64 key = %s;\n  if (!key)\n    return 0;\n  return %s;\n", st.key, call)
   end
@@ -226,6 +279,15 @@ local function stage_text(self, st, opts, f)
   local flow = st.filter or (first and f) or nil
   local call = first and "vns_stages_begin(ctx, skb, key)"
                or string.format("vns_stages_step(ctx, skb, key, %d)", st.index)
+  local entries = {}
+  for _, point in ipairs(st.points) do
+    entries[#entries + 1] = template.render(ENTRY, {
+      HEAD = template.code(point.entry),
+      SKB = template.code(point.skb or "NULL"),
+      COND = st.cond and guard(st.cond) or template.code(""),
+      CALL_ENTRY = template.code(entry_call(st, point)),
+    })
+  end
   return template.render(WORKER, {
     INDEX = template.int(st.index),
     NAME = template.code(st.name),
@@ -233,23 +295,25 @@ local function stage_text(self, st, opts, f)
                             .. (flow and flow.guard.text .. "\n" or "")),
     CALL = template.code(call),
     MISS = template.code(first and "vns_stages_forget(key)" or "0"),
-    HEAD = template.code(st.point.entry),
-    SKB = template.code(st.skb or "NULL"),
-    COND = st.cond and guard(st.cond) or template.code(""),
-    CALL_ENTRY = template.code(entry_call(st)),
+    ENTRIES = template.code(table.concat(entries)),
   })
 end
 
 local function end_text(st)
-  return template.render(END, {
-    NAME = template.code(st.name),
-    HEAD = template.code(st.point.entry),
-    SKB = template.code(st.skb or "NULL"),
-    COND = st.cond and guard(st.cond) or template.code(""),
-    SKIP_ZERO = template.code(string.format("  u64 key = %s;\n", st.key)
-                              .. (st.skip_zero_key and "  if (!key)\n    return 0;\n" or "")),
-    COUNTER = template.int(st.counter),
-  })
+  local text = {}
+  for _, point in ipairs(st.points) do
+    text[#text + 1] = template.render(END, {
+      NAME = template.code(st.name),
+      HEAD = template.code(point.entry),
+      SKB = template.code(point.skb or "NULL"),
+      COND = st.cond and guard(st.cond) or template.code(""),
+      SKIP_ZERO = template.code(string.format("  u64 key = %s;\n", st.key)
+                                .. (st.skip_zero_key and "  if (!key)\n    return 0;\n" or "")),
+      COUNTER = template.int(st.counter),
+      BY_STAGE = template.int(st.by_stage),
+    })
+  end
+  return table.concat(text)
 end
 
 -- The flow filters of the program: each stage's own, and f at the first
@@ -281,17 +345,23 @@ function Kit:program(opts, f)
     BY_DEV = template.bool(self.by == "dev"),
     HIST = template.bool(self.histograms),
     EVENTS = template.bool(self.events),
-    EVENTS_OUTPUT = self.events and events.code(opts, M.EVENTS, M.record_bytes(#self.stages))
+    EVENTS_OUTPUT = self.events and events.code(opts, M.EVENTS, self:record_bytes())
                     or template.code("/* no events */"),
     SUBMIT = self.events and events.submit(opts, M.EVENTS, "ctx", "ev") or template.code("/* no events */"),
     FLOW = template.bool(self.flow),
     SESSIONS = template.int(self.lru_size),
-    NCOUNTERS = template.int(#COUNTERS + #self.ends),
+    NCOUNTERS = template.int(#COUNTERS + #self.ends * (1 + #self.stages)),
+    SAME_HEAD = template.bool(self.same_head),
+    REUSED = template.int(self.same_head and self.ends[#self.ends].counter or 0),
+    REUSED_BY_STAGE = template.int(self.same_head and self.ends[#self.ends].by_stage or 0),
+    FIELDS = template.bool(self.fields),
     THRESHOLD = ctxfilter.compile({ threshold = opts.threshold }, { delta = "delta_ns" }).expr,
   }) }
   text[#text + 1] = "\n" .. (#decls > 0 and table.concat(decls, "\n") or "/* no filter maps */") .. "\n"
   for _, st in ipairs(self.stages) do text[#text + 1] = stage_text(self, st, opts, f) end
-  for _, st in ipairs(self.ends) do text[#text + 1] = end_text(st) end
+  for _, st in ipairs(self.ends) do
+    if st.point then text[#text + 1] = end_text(st) end
+  end
   return table.concat(text)
 end
 
@@ -337,6 +407,22 @@ function Kit:sessions(prog, final)
   for _, e in ipairs(self.ends) do ended[e.name] = hist.sum(counts:lookup(e.counter)) end
   local out = M.derive(c, prog:table("vns_stages_sessions"):count(), final, ended)
   if self:has_list() then out.unwalked = c.unwalked end
+  if #self.stages > 2 and #self.ends > 0 then out.lost = self:lost(counts) end
+  return out
+end
+
+-- Where sessions ended by an end were last: {after = stage name, and
+-- each end's count} for every stage with any.
+function Kit:lost(counts)
+  local out = output.array()
+  for i, st in ipairs(self.stages) do
+    local row, any = { after = st.name }, false
+    for _, e in ipairs(self.ends) do
+      row[e.name] = hist.sum(counts:lookup(e.by_stage + i - 1))
+      any = any or row[e.name] > 0
+    end
+    if any then out[#out + 1] = row end
+  end
   return out
 end
 
@@ -441,6 +527,11 @@ function Kit:render_sessions(c, out, final)
                           .. "%d evicted, %d %s, %d never completed%s\n", c.started, c.completed, table.concat(ends),
                           c.restarted, c.out_of_order, c.evicted, c.open, final and "open at exit" or "open",
                           c.never_completed, c.unwalked and string.format(" (%d not walked in lists)", c.unwalked) or ""))
+  for _, l in ipairs(c.lost or {}) do
+    local parts = {}
+    for _, e in ipairs(self.ends) do parts[#parts + 1] = l[e.name] .. " " .. e.name end
+    out:write(string.format("  ended after %-16s %s\n", l.after, table.concat(parts, ", ")))
+  end
 end
 
 function Kit:render(run, data, out, final)
@@ -464,21 +555,42 @@ function M.endpoint(family, words, port, has_port)
   return (family == 6 and "[" .. addr .. "]" or addr) .. ":" .. port
 end
 
+-- The stage times of an event into row: stages (each {name, at_ns since
+-- the first or nil if not hit, and with fields the skb's len, hash,
+-- queue, cpu, dev there}), steps (each {from, to, ns} of a pair timed
+-- in order) and slowest (the step that took longest).
+function Kit:times(ev, row)
+  local first = ev.ts[1]
+  for i, s in ipairs(self.stages) do
+    local st = { name = s.name, at_ns = ev.ts[i] ~= 0 and ev.ts[i] - first or nil }
+    if self.fields and ev.ts[i] ~= 0 then
+      st.len, st.hash, st.queue, st.cpu = ev.f_len[i], ev.f_hash[i], ev.f_queue[i], ev.f_cpu[i]
+      st.dev = (string.pack("<i8<i8", ev.f_dev_lo[i], ev.f_dev_hi[i]):gsub("%z.*$", ""))
+    end
+    row.stages[i] = st
+    if i > 1 and ev.timed & (1 << (i - 1)) ~= 0 then
+      local step = { from = self.stages[i - 1].name, to = s.name, ns = ev.ts[i] - ev.ts[i - 1] }
+      row.steps[#row.steps + 1] = step
+      if not row.slowest or step.ns > row.slowest.ns then row.slowest = step end
+    end
+  end
+  if row.slowest then
+    local w = row.slowest
+    row.slowest = { from = w.from, to = w.to, ns = w.ns }
+  end
+  return row
+end
+
+-- Bytes of one event (the events buffer's size is made from it).
+function Kit:record_bytes() return M.record_bytes(#self.stages, self.fields) end
+
 -- One event as a table: key, total_ns, pid, comm, len and dev (at the
--- first stage), stages (each
--- {name, at_ns since the first, or nil if not hit}), steps (each {from,
--- to, ns} of a pair timed in order), and with a flow (parsed at the
--- last stage) proto, src, dst.
+-- first stage), the stage times (Kit:times: stages, steps, slowest),
+-- and with a flow (parsed at the last stage) proto, src, dst.
 function Kit:decode(_, ev)
   local row = { key = ev.key, total_ns = ev.total_ns, pid = ev.pid, comm = ev.comm, len = ev.len, dev = ev.dev,
                 stages = {}, steps = {} }
-  local first = ev.ts[1]
-  for i, s in ipairs(self.stages) do
-    row.stages[i] = { name = s.name, at_ns = ev.ts[i] ~= 0 and ev.ts[i] - first or nil }
-    if i > 1 and ev.timed & (1 << (i - 1)) ~= 0 then
-      row.steps[#row.steps + 1] = { from = self.stages[i - 1].name, to = s.name, ns = ev.ts[i] - ev.ts[i - 1] }
-    end
-  end
+  self:times(ev, row)
   if ev.family ~= 0 then
     local ports = ev.sport ~= 0 or ev.dport ~= 0
     row.proto = net.proto_name(ev.proto)
@@ -501,8 +613,9 @@ function M.flow_row(ev)
 end
 
 -- The bytes of a kit's event of n stages and its ring header, an
--- estimate for the buffer's size (events.code, row.record_bytes).
-function M.record_bytes(n) return 64 + 8 * n + 64 end
+-- estimate for the buffer's size (events.code, row.record_bytes); with
+-- fields, each stage's skb facts too.
+function M.record_bytes(n, fields) return 64 + 8 * n + 64 + (fields and 28 * n or 0) end
 
 -- A tool made of the kit: def is a tool definition without program and,
 -- for a summary, collect and render (the kit's); a details tool gets the
@@ -524,12 +637,26 @@ end
 function Kit:row(columns)
   local names = {}
   for i, s in ipairs(self.stages) do names[i] = s.name end
+  local times = { "ts", "timed" }
+  if self.fields then
+    for _, f in ipairs({ "f_len", "f_hash", "f_queue", "f_cpu", "f_dev_lo", "f_dev_hi" }) do times[#times + 1] = f end
+  end
   local hooks = {
-    { fields = { "ts", "timed" }, cache = false, decode = function(_, ev)
-      local row = self:decode(nil, { ts = ev.ts, timed = ev.timed, family = 0 })
-      local at = {}
-      for i, st in ipairs(row.stages) do at[i] = names[i] .. "=" .. (st.at_ns or "-") end
-      return { stages = row.stages, steps = row.steps, _stages = table.concat(at, " ") }
+    { fields = times, cache = false, decode = function(_, ev)
+      local row = self:times(ev, { stages = {}, steps = {} })
+      local at, facts = {}, {}
+      for i, st in ipairs(row.stages) do
+        at[i] = names[i] .. "=" .. (st.at_ns or "-")
+        if st.cpu then
+          facts[#facts + 1] = string.format("%-10s len %-6d hash %08x queue %-3d cpu %-3d dev %s", st.name, st.len,
+                                            st.hash, st.queue, st.cpu, st.dev ~= "" and st.dev or "-")
+        end
+      end
+      local slow = row.slowest
+      row._stages = table.concat(at, " ")
+      row._slowest = slow and string.format("%s->%s=%d", slow.from, slow.to, slow.ns) or "-"
+      row._fields = facts
+      return row
     end },
   }
   if self.flow then
@@ -540,9 +667,10 @@ function Kit:row(columns)
     end }
   end
   return {
-    record_bytes = M.record_bytes(#self.stages),
+    record_bytes = self:record_bytes(),
     fields = { "key", "total_ns", "pid", "comm", "dev", "len" },
     hooks = hooks,
+    lines = self.fields and "_fields" or nil,
     columns = columns or { { "TOTAL(ns)", "total_ns", 12, right = true, gap = 2 }, { "PID", "pid", 7 },
                            { "COMM", "comm", 16 }, { "DEV", "dev", 16 }, { "LEN", "len", 5, right = true, gap = 2 },
                            { "STAGES(ns since the first)", "_stages", 30 }, { "FLOW", "_flow" } },

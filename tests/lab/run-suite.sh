@@ -90,7 +90,11 @@ lab_kernel() {
     compile vhost-signals --format json -i 1 -d 300 &&
     compile vhost-buf-peek --format json -i 1 -d 300 &&
     compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
-    compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 || return 1
+    compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 &&
+    compile latency-summary --direction tx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&
+    compile latency-summary --direction rx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&
+    compile vm-latency-summary --direction tx --vm-dev vnslab0 --phy-dev vnslab1 --ct --proto udp --dst-port 9 &&
+    compile vm-latency-summary --direction rx --vm-dev vnslab0 --phy-dev vnslab1 --ct --proto udp --dst-port 9 || return 1
   # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
   # and the same userland.
   cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c" ||

@@ -209,6 +209,7 @@ local type_specs = {
   integer = { name = "t-integer", type = "integer", min = 0, max = 100 },
   choice = { name = "t-choice", type = "choice", values = { "a", "b" } },
   ifname = { name = "t-ifname", type = "ifname" },
+  ifnames = { name = "t-ifnames", type = "ifnames" },
   addrs = { name = "t-addrs", type = "addrs" },
   ports = { name = "t-ports", type = "ports" },
   proto = { name = "t-proto", type = "proto" },
@@ -231,6 +232,8 @@ local allowed = {
 for _, text in ipairs(syntax) do
   if not text:find("[/ ]") then allowed.ifname[text] = true end
 end
+allowed.ifnames = {}
+for text in pairs(allowed.ifname) do allowed.ifnames[text] = true end
 allowed.comm = {}
 for _, text in ipairs(syntax) do allowed.comm[text] = true end
 allowed.comms = allowed.comm  -- the same names, in a list

@@ -54,6 +54,61 @@ function T.checks_the_definition()
     { name = "a", probe = "kprobe:f", skb = 7 }, { name = "b", probe = "kprobe:g" } } })
 end
 
+-- A stage of several probes (each its own entry, one worker), with the
+-- skb by probe kind; ends and a reused sk_buff (same_head) end sessions.
+function T.several_probes_per_stage_and_same_head()
+  local kit = stages.new {
+    stages = {
+      { name = "ip", probe = { "kprobe:ip_output", "kprobe:ip6_output" }, skb = 3 },
+      { name = "sock", probe = { "tracepoint:skb:skb_copy_datagram_iovec", "kprobe:skb_consume_udp" },
+        skb = { tracepoint = "skbaddr", kprobe = 2 } },
+    },
+    ends = { { name = "left", probe = "tracepoint:skb:consume_skb" },
+             { name = "dropped", probe = "tracepoint:skb:kfree_skb" } },
+    same_head = true,
+  }
+  local c = kit:program({})
+  has(c, "int kprobe__ip_output(struct pt_regs *ctx)")
+  has(c, "int kprobe__ip6_output(struct pt_regs *ctx)")
+  has(c, "(struct sk_buff *)PT_REGS_PARM3(ctx)")
+  has(c, "TRACEPOINT_PROBE(skb, skb_copy_datagram_iovec)")
+  has(c, "(struct sk_buff *)args->skbaddr;")
+  has(c, "(struct sk_buff *)PT_REGS_PARM2(ctx)")
+  has(c, "#define VNS_STAGES_SAME_HEAD 1")
+  -- counters: 5, then left, dropped, reused (5, 6, 7), then 2 stages each (8..13)
+  has(c, "BPF_PERCPU_ARRAY(vns_stages_counts, u64, 14);")
+  has(c, "#define VNS_STAGES_REUSED 7\n#define VNS_STAGES_REUSED_BY_STAGE 12\n")
+  has(c, "  return vns_stages_stop(key, 5, 8);")
+  has(c, "  return vns_stages_stop(key, 6, 10);")
+  eq(select(2, c:gsub("static __always_inline int vns_stage_0%(", "")), 1)
+  checkerr("probes of several kinds need skb by kind", stages.new, { stages = {
+    { name = "a", probe = { "kprobe:f", "tracepoint:net:net_dev_queue" } }, { name = "b", probe = "kprobe:g" } } })
+  checkerr("used by two stages", stages.new, { stages = {
+    { name = "a", probe = "tracepoint:skb:consume_skb" }, { name = "b", probe = "kprobe:g" } },
+    ends = { { name = "left", probe = "tracepoint:skb:consume_skb" } } })
+  has(two():program({}), "#define VNS_STAGES_SAME_HEAD 0")
+  has(two():program({}), "#define VNS_STAGES_FIELDS 0")
+end
+
+-- --fields: each stage's skb facts in the session and the event; the
+-- fast path's row lists them under the event line.
+function T.fields_in_events()
+  local kit = stages.new { stages = {
+    { name = "queue", probe = "tracepoint:net:net_dev_queue" },
+    { name = "nic", probe = "tracepoint:net:net_dev_start_xmit" } }, events = true, fields = true }
+  local c = kit:program({ max_events_per_sec = 100 })
+  has(c, "#define VNS_STAGES_FIELDS 1")
+  has(c, "vns_stages_fields(&s->fields[i], skb);")
+  local words = { string.unpack("<i8<i8", "eth0" .. string.rep("\0", 12)) }
+  local ev = { ts = { 100, 350 }, timed = 2, f_len = { 44, 44 }, f_hash = { 0, 0xabc }, f_queue = { 0, 1 },
+               f_cpu = { 1, 0 }, f_dev_lo = { words[1], words[1] }, f_dev_hi = { words[2], words[2] } }
+  local r = kit:row().hooks[1].decode({}, ev)
+  eq(r.stages[2], { name = "nic", at_ns = 250, len = 44, hash = 0xabc, queue = 1, cpu = 0, dev = "eth0" })
+  eq(r.slowest, { from = "queue", to = "nic", ns = 250 })
+  eq(r._fields[2], "nic        len 44     hash 00000abc queue 1   cpu 0   dev eth0")
+  eq(kit:row().lines, "_fields")
+end
+
 function T.program_two_tracepoints()
   local c = two({ by = "dev" }):program({ unit = "ms" })
   has(c, "#define VNS_STAGES_N 2")
@@ -247,10 +302,10 @@ end
 
 function T.ends_and_lists_in_the_program()
   local c = with_ends():program({})
-  has(c, "BPF_PERCPU_ARRAY(vns_stages_counts, u64, 6);")
+  has(c, "BPF_PERCPU_ARRAY(vns_stages_counts, u64, 8);")  -- 5, dropped, dropped by stage (2)
   has(c, "/* end: dropped */\nTRACEPOINT_PROBE(skb, kfree_skb)\n{\n"
          .. "  struct sk_buff *skb = (struct sk_buff *)args->skbaddr;\n  u64 key = (u64)skb;\n"
-         .. "  return vns_stages_stop(key, 5);\n}")
+         .. "  return vns_stages_stop(key, 5, 6);\n}")
   has(c, "  int count = args->packets;\n  if (count > 4)\n    vns_stages_add(VNS_STAGES_UNWALKED, count - 4);\n")
   has(c, "  for (int i = 0; i < 4; i++) {\n    if (i >= count || !skb)\n      break;\n    u64 key = (u64)skb;\n"
          .. "    vns_stage_1(args, skb, key);\n    vns_read(&skb, sizeof(skb), &skb->next);\n  }")
@@ -280,6 +335,30 @@ function T.ended_sessions_are_not_evicted()
   kit:render(run, d, b, true)
   has(b:text(), "sessions since start: 10 started, 6 completed, 3 dropped, 1 restarted, 0 out of order, 0 evicted, "
                 .. "0 open at exit, 1 never completed (2 not walked in lists)\n")
+end
+
+-- With more than two stages, sessions ended by an end are also counted
+-- by the stage they were last at.
+function T.ends_by_stage()
+  local kit = stages.new {
+    stages = {
+      { name = "a", probe = "tracepoint:net:net_dev_queue" },
+      { name = "b", probe = "tracepoint:net:net_dev_start_xmit" },
+      { name = "c", probe = "tracepoint:net:net_dev_xmit" },
+    },
+    ends = { { name = "dropped", probe = "tracepoint:skb:kfree_skb" } },
+    same_head = true,
+  }
+  -- counters 0-4, dropped 5, reused 6, dropped by stage 7-9, reused by stage 10-12
+  local counts = { { 9 }, { 4 }, { 0 }, { 0 }, { 0 }, { 3 }, { 1 }, { 2 }, { 1 }, { 0 }, { 0 }, { 1 }, { 0 } }
+  local run = { opts = { unit = "us" }, program = fake({}, {}, counts, 1) }
+  local d = kit:collect(run, true)
+  eq({ d.sessions.dropped, d.sessions.reused, d.sessions.open, d.sessions.evicted, d.sessions.never_completed },
+     { 3, 1, 1, 0, 1 })
+  eq(d.sessions.lost, { { after = "a", dropped = 2, reused = 0 }, { after = "b", dropped = 1, reused = 1 } })
+  local b = h.buffer()
+  kit:render(run, d, b, true)
+  has(b:text(), "  ended after b                1 dropped, 1 reused\n")
 end
 
 return T
