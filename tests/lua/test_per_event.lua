@@ -170,7 +170,11 @@ function T.details_tools_have_a_row_and_no_print()
       seen[tool.name] = true
       eq(type(tool.row), "table", tool.name .. ": a row (not events decoded and printed in Lua)")
       eq(tool.print, nil, tool.name .. ": a print function")
-      eq(#tool.row.hooks > 0 and #tool.row.fields > 0, true, tool.name .. ": a row of fields and hooks")
+      -- A row that depends on the options (vns.paths' details tools) is
+      -- filled when the program is made; test_paths checks those.
+      if next(tool.row) then
+        eq(#tool.row.hooks > 0 and #tool.row.fields > 0, true, tool.name .. ": a row of fields and hooks")
+      end
     end
   end
   for name in pairs(CASES) do eq(seen[name], true, name .. " is a details tool") end
