@@ -84,8 +84,7 @@ end
 
 return tool.summary {
   name = "tun-vhost-queues",
-  aliases = { "tun_to_vhost_queue_stats_full_summary", "tun_to_vhost_queue_status_simple_summary",
-              "tun_to_vhost_queue_stats_simple_summary" },
+  aliases = { "tun_to_vhost_queue_stats_full_summary", "tun_to_vhost_queue_status_simple_summary" },
   about = "Per tun/tap queue: the producer (tun_net_xmit, ring fill) against its vhost-net consumer (handle_rx runs, guest ring, signals)",
   tracing = "Tracing tun/tap queues and vhost-net... Hit Ctrl-C to end.",
   examples = {

@@ -72,6 +72,7 @@ return tool.details {
   name = "vhost-queue-trace",
   aliases = { "vhost_queue_correlation_simple", "vhost_queue_correlation_details" },
   about = "For a tun/tap queue, a time-ordered trace of tun xmit, vhost handle_rx, recvmsg, notify and signal decisions with the guest's ring state",
+  tracing = "Tracing tun/tap queues into vhost-net... Hit Ctrl-C to end.",
   examples = {
     "vnetscope vhost-queue-trace --dev vnet0",
     "vnetscope vhost-queue-trace --dev vnet0 --queue 1 --format json --max-events-per-sec 5000",
