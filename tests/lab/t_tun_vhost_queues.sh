@@ -21,7 +21,9 @@ case_fill_and_drain() {
   local before
   before=$(tx_dropped "$ns" "$tap")
   tool_start d tun-vhost-queues --dev "$tap" --format json -i 1 -d 300
+  tool_start txt tun-vhost-queues --dev "$tap" -i 1 -d 300
   wait_line d '"type":"interval"'
+  wait_ready txt
   # No timeout(1) between: the pid must be the fixture's (SIGUSR1); --seconds bounds it.
   ip netns exec "$ns" "$VHOST_FIXTURE" "$tap" --rx 64 --rx-later --inject 200 --inject-after 20 \
     --seconds 8 >"$CASE_DIR/fix.fix" 2>&1 &
@@ -34,6 +36,7 @@ case_fill_and_drain() {
   wait "$fix" || fail "vhost-fixture: $(head -c 400 "$CASE_DIR/fix.fix")"
   local dropped=$(($(tx_dropped "$ns" "$tap") - before))
   tool_stop d INT
+  tool_stop txt INT
   local q="(function() for _, q in ipairs(d.queues) do if q.dev == '$tap' and q.queue == 0 then return q end end return {} end)()"
   local used
   used=$(fixture_fact fix rx_used)
@@ -50,6 +53,9 @@ case_fill_and_drain() {
   expect_eq "signals == the fixture's RX call eventfd count" "$(fixture_fact fix rx_calls)" "$(jsonq d "$q.signals")"
   expect_eq "guest avail idx (read from its ring) == buffers posted" 64 "$(jsonq d "$q.guest.avail_idx")"
   expect_eq "guest used idx == RX used entries" "$used" "$(jsonq d "$q.guest.used_idx")"
+  expect_eq "verdict" "consumer: the guest posted no RX buffers (vhost waited for it)" "$(jsonq d "$q.behind")"
+  expect_match "text: the total's verdict" "$tap queue 0: consumer: the guest posted no RX buffers" "$(out_of txt)"
+  expect_match "text: the producer line" "producer +tun_net_xmit 220, found the ring full $dropped; ring 16" "$(out_of txt)"
   # Per interval: the ring was full before vhost took anything.
   expect_eq "an interval with the ring full comes no later than the first with packets taken" true \
     "$(jsonq d "(function() local full, took for i, l in ipairs(lines) do

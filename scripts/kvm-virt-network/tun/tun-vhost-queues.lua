@@ -34,6 +34,7 @@ local function verdict(q)
     return "consumer: vhost ran but took too little (CPU or weight)"
   end
   if q.xmit > q.taken + (q.size or 0) then return "consumer: the ring is filling" end
+  if q.xmit == 0 and q.runs == 0 then return "idle" end
   return "keeping up"
 end
 
