@@ -29,11 +29,12 @@ M.VHOST = {
   { "vns_vhost_virtqueue", "acked_features", "vhost_virtqueue", "acked_features" },
 }
 
--- The C of both modules' checks.
+-- The C of both modules' checks, and how they were checked (one line:
+-- "tun: checked against BTF, vhost: not checked (no BTF for vhost)").
 function M.layout_checks()
-  local tun = virtlayout.checks("tun", M.TUN)
-  local vhost = virtlayout.checks("vhost", M.VHOST)
-  return template.code(tun.text .. "\n" .. vhost.text)
+  local tun, tun_how = virtlayout.checks("tun", M.TUN)
+  local vhost, vhost_how = virtlayout.checks("vhost", M.VHOST)
+  return template.code(tun.text .. "\n" .. vhost.text), "tun: " .. tun_how .. ", vhost: " .. vhost_how
 end
 
 -- The C following handle_rx runs (bpf-templates/fragments/vhost_rx.c).

@@ -17,7 +17,7 @@ local vhostq = require "vns.vhostq"
 
 local function program(opts)
   return template.render(template.read("tun-vhost-queues.c"), {
-    LAYOUT_CHECKS = vhostq.layout_checks(),
+    LAYOUT_CHECKS = (vhostq.layout_checks()),
     VHOST_RX = vhostq.rx_code(),
     CTX_FILTER = vhostq.queue_filter(opts, "k"),
   })
@@ -55,6 +55,10 @@ local function row_of(id, now, before)
   return q
 end
 
+local function prepare(run)
+  run.layout = select(2, vhostq.layout_checks())
+end
+
 local function collect(run, final)
   local now = {}
   for k, v in run.program:table("queues"):items() do
@@ -65,7 +69,7 @@ local function collect(run, final)
   run.queue_before = now
   table.sort(rows, function(a, b) return a.dev < b.dev or (a.dev == b.dev and a.queue < b.queue) end)
   for _, r in ipairs(rows) do r.id = nil end
-  return { type = final and "total" or "interval", queues = rows }
+  return { type = final and "total" or "interval", layout = run.layout, queues = rows }
 end
 
 local function render(_, data, out, final)
@@ -100,6 +104,7 @@ return tool.summary {
   defaults = { top = false },
   check_variants = { { "--dev", "vnet0", "--queue", "1" } },
   program = program,
+  prepare = prepare,
   collect = collect,
   render = render,
 }

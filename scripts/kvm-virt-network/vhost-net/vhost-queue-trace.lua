@@ -24,7 +24,7 @@ local function program(opts)
   return template.render(template.read("vhost-queue-trace.c"), {
     BUDGET = budget.code(opts),
     VHOST_RX = vhostq.rx_code(),
-    LAYOUT_CHECKS = vhostq.layout_checks(),
+    LAYOUT_CHECKS = (vhostq.layout_checks()),
     CTX_FILTER = vhostq.queue_filter(opts, "ev"),
     EVENTS = events.code(opts, "events", 160),
     SUBMIT = events.submit(opts, "events", "ctx", "ev"),
