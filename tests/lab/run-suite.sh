@@ -89,6 +89,9 @@ lab_kernel() {
     compile tun-ring --dev vnslab0 --format json -i 1 -d 300 &&
     compile vhost-signals --format json -i 1 -d 300 &&
     compile vhost-buf-peek --format json -i 1 -d 300 &&
+    compile tun-vhost-queues --dev vnslab0 --format json -i 1 -d 300 &&
+    compile vhost-queue-trace --dev vnslab0 --queue 0 --format json -i 1 -d 300 &&
+    compile vhost-queue-trace --dev vnslab0 -i 1 -d 300 &&
     compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
     compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 &&
     compile latency-summary --direction tx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&

@@ -25,6 +25,7 @@
 
 /* struct tun_file, up to tx_ring (the queue's ptr_ring of skbs toward
  * the reader: vhost-net or a process). */
+struct vns_tun_struct;
 struct vns_tun_file {
   struct sock sk;
 #if LINUX_VERSION_CODE < KERNEL_VERSION(5, 3, 0)
@@ -35,7 +36,7 @@ struct vns_tun_file {
    * a header tree made from BTF (no headers) loses alignment attributes. */
   struct socket socket ____cacheline_aligned_in_smp;
 #endif
-  void *tun;
+  struct vns_tun_struct *tun;
   void *fasync;
   unsigned int flags;
   union {
@@ -80,6 +81,29 @@ static __always_inline struct vns_tun_file *vns_tun_queue(struct net_device *dev
   struct vns_tun_file *tfile = NULL;
   if (q < VNS_MAX_TAP_QUEUES)
     vns_read(&tfile, sizeof(tfile), &vns_tun_of(dev)->tfiles[q]);
+  return tfile;
+}
+
+/* The tun_file whose socket SOCK is (a struct socket *: tun_get_socket()
+ * gives &tfile->socket to vhost-net), with its queue index and device
+ * name; NULL when SOCK is not a tun/tap queue's (the device's queue of
+ * that index must be this very tun_file). */
+static __always_inline struct vns_tun_file *vns_sock_tun_file(void *sock, u32 *queue, char *dev_name)
+{
+  struct vns_tun_file *tfile =
+    (struct vns_tun_file *)((char *)sock - __builtin_offsetof(struct vns_tun_file, socket));
+  struct vns_tun_struct *tun = NULL;
+  struct net_device *dev = NULL;
+  u16 q = 0;
+  vns_read(&tun, sizeof(tun), &tfile->tun);
+  if (!tun)
+    return NULL;
+  vns_read(&dev, sizeof(dev), &tun->dev);
+  vns_read(&q, sizeof(q), &tfile->queue_index);
+  if (!dev || vns_tun_queue(dev, q) != tfile)
+    return NULL;
+  *queue = q;
+  vns_read(dev_name, 16, dev->name);
   return tfile;
 }
 
