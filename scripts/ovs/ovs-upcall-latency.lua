@@ -64,9 +64,9 @@ local function errno_name(e) return ERRNO[e] or ("errno " .. e) end
 -- them before any filter could see the packet's identity).
 local function failures(run)
   local out, total = {}, 0
-  for _, e in ipairs(run.program:table("ovs_upcall_errors"):items()) do
-    out[#out + 1] = { errno = e[1], name = errno_name(e[1]), count = e[2] }
-    total = total + e[2]
+  for errno, count in run.program:table("ovs_upcall_errors"):items() do
+    out[#out + 1] = { errno = errno, name = errno_name(errno), count = count }
+    total = total + count
   end
   table.sort(out, function(a, b) return a.count > b.count or (a.count == b.count and a.errno < b.errno) end)
   return out, total

@@ -89,7 +89,12 @@ lab_kernel() {
     compile vhost-signals --format json -i 1 -d 300 &&
     compile vhost-buf-peek --format json -i 1 -d 300 &&
     compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
-    compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 || return 1
+    compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 &&
+    compile ovs-upcall-latency -i 600 -d 900 &&
+    compile ovs-upcall-latency --proto udp --src-ip 10.231.11.1 --dst-ip 10.231.11.2 -i 600 -d 900 &&
+    compile ovs-upcall-latency --proto udp --src-ip fd00:231:11::1 --dst-ip fd00:231:11::2 -i 600 -d 900 &&
+    compile ovs-drops -i 600 -d 900 &&
+    compile ovs-drops --src-ip 10.231.14.1 -i 600 -d 900 || return 1
   # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
   # and the same userland.
   cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c" ||
