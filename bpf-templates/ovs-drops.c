@@ -123,6 +123,11 @@ static __always_inline int ovs_freed(struct sk_buff *skb, u64 location, u32 reas
   struct ovs_text_range *r = ovs_text.lookup(&zero);
   if (!r || location < r->lo || location >= r->hi)
     return 0;
+  /* The module also frees its netlink messages (replies to ovs-dpctl,
+   * vswitchd): those have no device; a packet has its input port. */
+  void *dev = 0;
+  if (vns_read(&dev, sizeof(dev), &skb->dev) || !dev)
+    return 0;
   u64 id = bpf_get_current_pid_tgid();
   u64 *counted = ovs_counted_skb.lookup(&id);
   if (counted && *counted == (u64)skb) {

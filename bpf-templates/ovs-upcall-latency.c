@@ -12,8 +12,9 @@
  *   IPv6  addresses, version/class/flow label, payload length, next header
  *   L4    (unless a non-first fragment) TCP: the first 16 bytes (ports,
  *         sequence, acknowledgment, offset and flags, window); UDP,
- *         ICMP, ICMPv6 and others: the first 8 bytes; where those
- *         bytes are within the L3 payload.
+ *         ICMP, ICMPv6 and others: the first 8 bytes; ICMP errors
+ *         also up to 48 bytes of the packet they quote; only bytes
+ *         within the L3 payload.
  * Checksums are left out: a locally sent packet may carry only a partial
  * checksum (CHECKSUM_PARTIAL) when ovs_dp_upcall runs, and
  * queue_userspace_packet completes it before copying. */
@@ -31,6 +32,30 @@ static __always_inline u64 ovs_mix(u64 h, u64 w)
   h ^= w;
   h *= 0x100000001b3ULL;
   return h ^ (h >> 29);
+}
+
+/* ICMP errors of one kind to one host are alike in their first 8
+ * bytes (several port unreachables for datagrams from different ports):
+ * the packet they quote, after those 8 bytes, tells them apart. */
+static __always_inline int ovs_icmp_error(u8 proto, u8 type)
+{
+  if (proto == IPPROTO_ICMP)
+    return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+  return proto == IPPROTO_ICMPV6 && type < 128;
+}
+
+#define OVS_QUOTED_WORDS 6   /* an IPv6 header and 8 bytes of its L4 */
+
+static __always_inline u64 ovs_quoted(u64 h, unsigned char *l4, int avail)
+{
+#pragma unroll
+  for (int i = 0; i < OVS_QUOTED_WORDS; i++) {
+    u64 w;
+    if (8 + (i + 1) * 8 > avail || vns_read(&w, sizeof(w), l4 + 8 + i * 8))
+      break;
+    h = ovs_mix(h, w);
+  }
+  return h;
 }
 
 /* The identity hash of the IP packet at l3 (f: its parsed flow); 0 for
@@ -75,6 +100,8 @@ static __always_inline u64 ovs_packet_id(struct vns_flow *f, unsigned char *l3)
       w[0] &= ~(0xffffULL << 16);   /* bytes 2-3: the checksum */
     h = ovs_mix(h, w[0]);
     h = ovs_mix(h, w[1]);
+    if (ovs_icmp_error(f->proto, w[0] & 0xff))
+      h = ovs_quoted(h, f->l4, avail);
   }
   h = ovs_mix(h, f->proto);
   return h ? h : 1;

@@ -47,7 +47,8 @@ local OVS_REASONS = { "OVS_DROP_LAST_ACTION", "OVS_DROP_ACTION_ERROR", "OVS_DROP
 -- What a free from each function of the module means (4.19-6.1 sources).
 local FREED_IN = {
   do_output = "output port missing or down, or over its MRU",
-  do_execute_actions = "an action failed",
+  -- do_output is inlined into it at some call sites (6.1, 5.10).
+  do_execute_actions = "output port missing or down, or an action failed",
   clone_execute = "deferred actions full (clone/recirculation limit)",
   add_deferred_actions = "deferred actions full (clone/recirculation limit)",
   ovs_execute_actions = "recursion limit",

@@ -41,7 +41,7 @@ case_bare_datapath() {
   expect_eq "packets of the flow to port 99" 5 "$to_99"
   expect_eq "the datapath's lost" 4 "$lost"
   expect_eq "no-actions drops = the drop flow's packets" "$dropped" "$(total_of d 'no actions')"
-  expect_eq "do_output frees = the port-99 flow's packets" "$to_99" "$(total_of d 'do_output')"
+  expect_eq "frees in do_output (inlined in do_execute_actions) = the port-99 flow's packets" "$to_99" "$(total_of d 'do_output|do_execute_actions')"
   expect_eq "failed upcalls = the datapath's lost" "$lost" "$(total_of d 'upcall failed')"
   expect_eq "no other drops" $((dropped + to_99 + lost)) "$(total_of d "$PA")"
 }
