@@ -97,7 +97,12 @@ lab_kernel() {
     compile latency-summary --direction tx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&
     compile latency-summary --direction rx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&
     compile vm-latency-summary --direction tx --vm-dev vnslab0 --phy-dev vnslab1 --ct --proto udp --dst-port 9 &&
-    compile vm-latency-summary --direction rx --vm-dev vnslab0 --phy-dev vnslab1 --ct --proto udp --dst-port 9 || return 1
+    compile vm-latency-summary --direction rx --vm-dev vnslab0 --phy-dev vnslab1 --ct --proto udp --dst-port 9 &&
+    compile ovs-upcall-latency -i 600 -d 900 &&
+    compile ovs-upcall-latency --proto udp --src-ip 10.231.11.1 --dst-ip 10.231.11.2 -i 600 -d 900 &&
+    compile ovs-upcall-latency --proto udp --src-ip fd00:231:11::1 --dst-ip fd00:231:11::2 -i 600 -d 900 &&
+    compile ovs-drops -i 600 -d 900 &&
+    compile ovs-drops --src-ip 10.231.14.1 -i 600 -d 900 || return 1
   # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
   # and the same userland.
   cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c" ||

@@ -32,7 +32,7 @@ perl -MFile::Path=make_path -e '
 if [ -n "$btfdest" ]; then
   rm -rf "$btfdest"
   mkdir -p "$btfdest"
-  for m in vmlinux tun tap macvtap vhost vhost_net kvm kvm_amd kvm_intel; do
+  for m in vmlinux tun tap macvtap vhost vhost_net kvm kvm_amd kvm_intel openvswitch; do
     [ -r "/sys/kernel/btf/$m" ] && cat "/sys/kernel/btf/$m" >"$btfdest/$m"
   done
   echo "saved BTF of: $(ls "$btfdest" | tr '\n' ' ')"
