@@ -10,6 +10,7 @@ return {
   ["lock-latency"] = { "pthread_rwlock_wrlock", "pthread_rwlock_wrlock.bt", "pthread_rwlock_wrlock-stack",
                        "pthread_rwlock_wrlock-stack.bt" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
+  ["ip-defrag"] = { "trace_ip_defrag" },
   ["offcpu"] = { "offcputime-ts" },
   ["sched-latency"] = { "sched_latency_monitor", "sched_latency_monitor.sh" },
   ["cpu-monitor"] = { "cpu_monitor", "cpu_monitor.sh" },
