@@ -12,8 +12,12 @@
  *    timers ip_expire / ip6_frag_expire.
  * A datagram is complete when its last fragment came and the bytes of
  * the fragments the reassembler kept add up to its length. */
-/* Kernel headers have struct inet_frag_queue here; the tree made from
- * BTF declares it in vmlinux.h and has no such file. */
+/* Kernel headers have struct inet_frag_queue in net/inet_frag.h, which
+ * needs what net/ip.h and net/ipv6.h bring first; the tree made from
+ * BTF declares it in vmlinux.h (those two are stubs there, and there is
+ * no inet_frag.h). */
+#include <net/ip.h>
+#include <net/ipv6.h>
 #if __has_include(<net/inet_frag.h>)
 #include <net/inet_frag.h>
 #endif
