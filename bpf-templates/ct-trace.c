@@ -145,7 +145,11 @@ static __always_inline int packet(struct sk_buff *skb, struct event *ev)
 
 static __always_inline int send(void *ctx, struct event *ev)
 {
-  if (INVALID_ONLY && ev->probe != P_INVALID && ev->has_ct && ev->verdict >= 0)
+  /* --invalid: conntrack's reasons, netfilter's drops, and lookups that
+   * left no entry or did not accept (NF_ACCEPT 1; ovs_ct_execute 0). */
+  if (INVALID_ONLY && ev->probe != P_INVALID && ev->probe != P_DROP &&
+      !(ev->probe == P_CONNTRACK && (!ev->has_ct || ev->verdict != 1)) &&
+      !(ev->probe == P_OVS_CT && (!ev->has_ct || ev->verdict != 0)))
     return 0;
   if (!vns_budget_take())
     return 0;
