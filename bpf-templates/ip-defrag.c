@@ -208,13 +208,15 @@ VNS_TP(skb, kfree_skb)
   return freed(VNS_ARG(kfree_skb, skb), VNS_ARG(kfree_skb, location), VNS_ARG(kfree_skb, reason));
 }
 #else
-/* inet_frag_queue_insert(q, skb, offset, end) returns IPFRAG_OK (0),
+/* inet_frag_queue_insert(q, skb, offset, end) (the host's and
+ * conntrack's reassemblers, IPv4 and IPv6) returns IPFRAG_OK (0),
  * IPFRAG_DUP (1) or IPFRAG_OVERLAP (2); the fragment it was given is
  * kept per thread from entry to return. */
 BPF_HASH(inserting, u64, struct frag, 10240);
 
-int kprobe__inet_frag_queue_insert(struct pt_regs *ctx, struct inet_frag_queue *q, struct sk_buff *skb)
+int kprobe_by_script__insert(struct pt_regs *ctx)
 {
+  struct sk_buff *skb = (struct sk_buff *)PT_REGS_PARM2(ctx);
   struct frag fr = {};
   if (!tracked(skb, &fr))
     return 0;
@@ -223,7 +225,7 @@ int kprobe__inet_frag_queue_insert(struct pt_regs *ctx, struct inet_frag_queue *
   return 0;
 }
 
-int kretprobe__inet_frag_queue_insert(struct pt_regs *ctx)
+int kprobe_by_script__insert_return(struct pt_regs *ctx)
 {
   u64 id = bpf_get_current_pid_tgid();
   struct frag *fr = inserting.lookup(&id);
@@ -268,13 +270,16 @@ static __always_inline int expired(struct timer_list *t, int family)
   return 0;
 }
 
-int kprobe__ip_expire(struct pt_regs *ctx, struct timer_list *t)
+/* ip_expire: IPv4, the host's and conntrack's queues; ip6_frag_expire:
+ * the host's IPv6 queues; nf_ct_frag6_expire: conntrack's (nf_defrag_ipv6,
+ * e.g. under OVS), when its module is loaded. Attached by the script. */
+int kprobe_by_script__expire4(struct pt_regs *ctx)
 {
-  return expired(t, 4);
+  return expired((struct timer_list *)PT_REGS_PARM1(ctx), 4);
 }
 
-int kprobe__ip6_frag_expire(struct pt_regs *ctx, struct timer_list *t)
+int kprobe_by_script__expire6(struct pt_regs *ctx)
 {
-  return expired(t, 6);
+  return expired((struct timer_list *)PT_REGS_PARM1(ctx), 6);
 }
 #endif

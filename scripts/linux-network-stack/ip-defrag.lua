@@ -143,8 +143,32 @@ local function kernel_counters()
   return out
 end
 
+-- The kprobe variant's probes, attached here: the nf_conntrack timer
+-- only where its module is loaded.
+local KPROBES = {
+  { fn = "inet_frag_queue_insert", prog = "insert", required = true },
+  { fn = "inet_frag_queue_insert", prog = "insert_return", ret = true, required = true },
+  { fn = "ip_expire", prog = "expire4", required = true },
+  { fn = "ip6_frag_expire", prog = "expire6" },
+  { fn = "nf_ct_frag6_expire", prog = "expire6" },
+}
+
+local function attach_kprobes(run)
+  local missing = {}
+  for _, k in ipairs(KPROBES) do
+    local prog = run.program:load("kprobe_by_script__" .. k.prog, "kprobe")
+    local attach = k.required and run.program.attach or run.program.try_attach
+    if not attach(run.program, prog, "kprobe", k.fn, k.ret and { ret = true } or nil) then missing[#missing + 1] = k.fn end
+  end
+  if #missing > 0 then
+    io.stderr:write("ip-defrag: timeouts not seen from (not in this kernel, or module not loaded): ",
+                    table.concat(missing, ", "), "\n")
+  end
+end
+
 local function prepare(run)
   run.variant = variant_of(run.opts)
+  if run.variant == "kprobe" then attach_kprobes(run) end
   if run.variant == "tracepoint" then
     local map = run.program:table("reasm_funcs")
     for i, r in ipairs(reassembler_ranges()) do
@@ -263,7 +287,7 @@ return tool.summary {
   },
   requires = "net:netif_receive_skb; skb:kfree_skb with fragment drop reasons (6.1+), or kprobes (--variant kprobe)",
   probes = { "tracepoint:net:netif_receive_skb", "tracepoint:skb:kfree_skb", "kprobe:inet_frag_queue_insert",
-             "kprobe:ip_expire", "kprobe:ip6_frag_expire" },
+             "kprobe:ip_expire", "kprobe:ip6_frag_expire", "kprobe:nf_ct_frag6_expire" },
   caveats = function()
     return has_reasons() and {}
       or { "no fragment drop reasons (Linux 6.1+): --variant kprobe sees duplicates, overlaps and timeouts; too-far is not seen" }

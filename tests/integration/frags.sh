@@ -82,6 +82,8 @@ case_datagrams() {
   topo_pair
   topo_v6
   ip netns exec "$NS_B" sysctl -qw net.ipv4.ipfrag_time=1 net.ipv6.ip6frag_time=1 || fail "cannot set ipfrag_time"
+  # conntrack's IPv6 reassembler has its own (where it is loaded)
+  ip netns exec "$NS_B" sysctl -qw net.netfilter.nf_conntrack_frag6_timeout=1 2>/dev/null
   local before4 before6 after4 after6
   # In B's namespace: the kernel counters the tool shows are B's.
   NETNS=$NS_B tool_start js ip-defrag --host "$IP_A,fd00:231:1::1" --format json -i 1 -d 120
@@ -102,7 +104,12 @@ case_datagrams() {
   # What was sent, as B's kernel counted it: 11 fragments reached the
   # reassembler, 2 datagrams completed, 2 failed (an overlap, a timeout).
   expect_eq "IPv4 kernel counters (reqds oks fails timeout overlaps)" "11 2 2 1 1" "$(delta "$before4" "$after4")"
-  expect_eq "IPv6 kernel counters (reqds oks fails timeout)" "11 2 2 1" "$(delta "$before6" "$after6")"
+  # Where conntrack's IPv6 defrag runs in B (nf_defrag_ipv6 is on in
+  # every namespace once the openvswitch module is loaded, on 5.10), it
+  # reassembles before the host and only its timeouts reach the counters.
+  local v6="11 2 2 1"
+  [ "$(delta "$before6" "$after6" | cut -d' ' -f1)" = 0 ] && v6="0 0 1 1"
+  expect_eq "IPv6 kernel counters (reqds oks fails timeout)" "$v6" "$(delta "$before6" "$after6")"
   expect_eq "the variant this kernel takes" "$variant" "$(jsonq js d.variant)"
   local q
   for fam in 4 6; do
@@ -113,14 +120,16 @@ case_datagrams() {
     expect_eq "IPv$fam datagrams (id:frags/dups/overlaps/status)" \
       "1:4/0/0/complete 2:4/1/0/complete 3:2/0/1/overlap 4:1/0/0/timeout" "$(jsonq js "$q")"
   done
-  local k4 k6
+  local k4
   read -r -a k4 <<<"$(delta "$before4" "$after4")"
-  read -r -a k6 <<<"$(delta "$before6" "$after6")"
-  # The totals against the kernel's counters of both families.
-  expect_eq "totals: fragments, complete, timed out, overlaps = the kernel's" \
-    "$((k4[0] + k6[0])) $((k4[1] + k6[1])) $((k4[3] + k6[3])) $((k4[4] + 1))" \
+  # The totals: what was sent; IPv4's against the kernel's counters.
+  expect_eq "totals: fragments, complete, timed out, overlaps" "22 4 2 2" \
     "$(jsonq js "d.totals.frags, d.totals.complete, d.totals.timeout, d.totals.overlaps")"
-  expect_eq "the kernel counters the tool read in B" "11 2 1 1 11 2" \
+  expect_eq "IPv4: fragments, complete, timed out, overlaps = the kernel's" "${k4[0]} ${k4[1]} ${k4[3]} ${k4[4]}" \
+    "$(jsonq js "(function() local f, c, t, o = 0, 0, 0, 0 for _, r in ipairs(d.datagrams) do if r.family == 4 then
+       f = f + r.frags; o = o + r.overlaps; c = c + (r.status == 'complete' and 1 or 0); t = t + (r.status == 'timeout' and 1 or 0)
+       end end return f .. ' ' .. c .. ' ' .. t .. ' ' .. o end)()")"
+  expect_eq "the kernel counters the tool read in B" "11 2 1 1 $(echo "$v6" | cut -d' ' -f1-2)" \
     "$(jsonq js "d.kernel.ReasmReqds, d.kernel.ReasmOKs, d.kernel.ReasmTimeout, d.kernel.ReasmOverlaps, d.kernel.Ip6ReasmReqds, d.kernel.Ip6ReasmOKs")"
   expect_eq "text total line" \
     "Total since start  fragments: 22  datagrams: 8  complete: 4  duplicates: 2  overlaps: 2  timed out: 2  too far: 0  dropped: 0" \

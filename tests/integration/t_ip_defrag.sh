@@ -15,8 +15,8 @@ case_kprobe_variant() {
   need_root
   vns_run chk 180 check ip-defrag
   expect_eq "check exit status" 0 "$STATUS"
-  expect_match "kprobe programs verifier-loaded" 'kretprobe__inet_frag_queue_insert +kprobe +[0-9]+ +[0-9]+ +ok' "$(out_of chk)"
-  expect_match "the timers' probes" 'kprobe__ip6_frag_expire +kprobe +[0-9]+ +[0-9]+ +ok' "$(out_of chk)"
+  expect_match "kprobe programs verifier-loaded" 'kprobe_by_script__insert_return +kprobe +[0-9]+ +[0-9]+ +ok' "$(out_of chk)"
+  expect_match "the timers' probes" 'kprobe_by_script__expire6 +kprobe +[0-9]+ +[0-9]+ +ok' "$(out_of chk)"
   if [ -e /sys/kernel/tracing/kprobe_events ] || [ -e /sys/kernel/debug/tracing/kprobe_events ]; then
     skip "this kernel has kprobes: the attach-failure message is not testable here"
   fi
