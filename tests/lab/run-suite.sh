@@ -92,6 +92,7 @@ lab_kernel() {
     compile ip-defrag --host 10.231.1.1,fd00:231:1::1 --format json -i 1 -d 120 &&
     compile ip-defrag --dev vnslab0 -i 60 -d 120 &&
     compile ip-defrag --src-ip 10.231.77.1 -i 60 -d 60 &&
+    compile ct-trace --filter "host 10.231.1.2 and host 10.231.2.2 and tcp" --format json -i 1 -d 300 &&
     compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 || return 1
   # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
   # and the same userland.
