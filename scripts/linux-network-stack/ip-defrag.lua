@@ -13,9 +13,9 @@
 --   Tracing IP fragments per datagram... Hit Ctrl-C to end.
 --
 --   12:00:05  fragments: 11  datagrams: 4  complete: 2  duplicates: 1  overlaps: 1  timed out: 1  too far: 0  dropped: 0
---     FRAGS  BYTES  LENGTH  DUP  OVERLAP  STATUS      DATAGRAM
---         4     64      64    0        0  complete    udp 10.0.0.1 > 10.0.0.2 id 1
---   kernel (this netns): ReasmReqds 11  ReasmOKs 2  ReasmFails 2  ReasmTimeout 1  ReasmOverlaps 1
+--     FRAGS  BYTES  LENGTH  DUP  OVERLAP  DROP  STATUS    DATAGRAM
+--         4     48      48    1        0     0  complete  udp 10.0.0.1 > 10.0.0.2 id 2
+--   kernel (this netns): ReasmReqds 11  ReasmOKs 2  ReasmFails 2  ReasmTimeout 1  ReasmOverlaps 1 ...
 --
 -- Requires: net:netif_receive_skb; skb:kfree_skb with the fragment drop
 -- reasons (DUP_FRAG, FRAG_REASM_TIMEOUT, FRAG_TOO_FAR), or kprobes
@@ -54,7 +54,7 @@ local function program(opts, f)
   local codes = { DUP_FRAG = 0, FRAG_REASM_TIMEOUT = 0, FRAG_TOO_FAR = 0 }
   if variant == "tracepoint" then
     if not has_reasons() then
-      errors.unsupported("option --variant tracepoint needs the fragment drop reasons of skb:kfree_skb (Linux 6.1+); use --variant kprobe")
+      errors.unsupported("option --variant tracepoint needs the fragment drop reasons of skb:kfree_skb (kernels after 6.1); use --variant kprobe")
     end
     for name in pairs(codes) do codes[name] = drops.reason_code(name) end
     tps[#tps + 1] = tracepoint.probe("skb", "kfree_skb")
@@ -285,17 +285,17 @@ return tool.summary {
     "vnetscope ip-defrag --dev eth0 --format json",
     "vnetscope ip-defrag --variant kprobe",
   },
-  requires = "net:netif_receive_skb; skb:kfree_skb with fragment drop reasons (6.1+), or kprobes (--variant kprobe)",
+  requires = "net:netif_receive_skb; skb:kfree_skb with fragment drop reasons (after 6.1), or kprobes (--variant kprobe)",
   probes = { "tracepoint:net:netif_receive_skb", "tracepoint:skb:kfree_skb", "kprobe:inet_frag_queue_insert",
              "kprobe:ip_expire", "kprobe:ip6_frag_expire", "kprobe:nf_ct_frag6_expire" },
   caveats = function()
     return has_reasons() and {}
-      or { "no fragment drop reasons (Linux 6.1+): --variant kprobe sees duplicates, overlaps and timeouts; too-far is not seen" }
+      or { "no fragment drop reasons in skb:kfree_skb (kernels after 6.1): --variant kprobe sees duplicates, overlaps and timeouts; too-far and other drops are not seen" }
   end,
   options = {
     net.options({ "dev" }),
     { name = "variant", type = "choice", values = { "auto", "tracepoint", "kprobe" }, default = "auto",
-      help = "tracepoint: kfree_skb fragment reasons (6.1+); kprobe: the reassembler's functions (older)" },
+      help = "tracepoint: kfree_skb fragment reasons (after 6.1); kprobe: the reassembler's functions (older)" },
   },
   check_variants = { { "--variant", "kprobe" }, { "--src-ip", "10.0.0.1", "--dev", "eth0" } },
   filter = { names = { "src-ip", "dst-ip", "host", "proto" } },
