@@ -64,30 +64,36 @@ NFT
   forwarded=$(($(tx_packets "$NS_A" "$DEV_A") - tx_a + $(tx_packets "$NS_A" "$DEV_AC") - tx_ac))
   invalid=$(($(ct_stat "$NS_A" invalid) - invalid0))
   tool_stop js INT
+  cp "$CASE_DIR/js.out" "$REPO_DIR/build/lab-ct-trace-$(uname -r).json" 2>/dev/null
   expect_eq "exit status" 0 "$STATUS"
   expect_eq "our kprobe events after exit" 0 "$(grep -c 'vns_' /sys/kernel/tracing/kprobe_events)"
-  expect_eq "the handshake at A's lookups" "NEW/SYN_SENT/S ESTABLISHED_REPLY/SYN_RECV/S. ESTABLISHED/ESTABLISHED/." \
+  # Lookups in A have A's devices as input devices (where openvswitch
+  # is loaded, 5.10 tracks in B and C too).
+  local on_a="(r.dev == '$DEV_A' or r.dev == '$DEV_AC')"
+  # (The handshake's last ACK and the first data may come in either order.)
+  expect_eq "the handshake at A's lookups" "NEW/SYN_SENT/S ESTABLISHED_REPLY/SYN_RECV/S. ESTABLISHED/ESTABLISHED" \
     "$(jsonq js "(function() local s = {} for _, r in ipairs(lines) do
-       if r.type == 'event' and r.probe == 'conntrack' and r.tracked and #s < 3 then
-         s[#s + 1] = r.ctinfo .. '/' .. r.tcp_state .. '/' .. r.tcp_flags end end return table.concat(s, ' ') end)()")"
+       if r.type == 'event' and r.probe == 'conntrack' and r.tracked and $on_a and #s < 3 then
+         s[#s + 1] = r.ctinfo .. '/' .. r.tcp_state .. (#s < 2 and '/' .. r.tcp_flags or '') end end
+       return table.concat(s, ' ') end)()")"
   # Every packet A forwarded was looked up once with an entry; the
   # out-of-window one too, unless conntrack refused it (older kernels).
   local tracked
-  tracked=$(count_events js "r.probe == 'conntrack' and r.tracked and (r.dev == '$DEV_A' or r.dev == '$DEV_AC')")
+  tracked=$(count_events js "r.probe == 'conntrack' and r.tracked and $on_a")
   expect_gt "packets A forwarded" 5 "$forwarded"
   expect_match "tracked lookups in A = packets A forwarded (+ the out-of-window one)" "^($forwarded|$((forwarded + 1)))\$" "$tracked"
   expect_eq "the out-of-window segment: conntrack's reason, with the window" "1 true" \
-    "$(jsonq js "(function() for _, r in ipairs(lines) do if r.type == 'event' and r.probe == 'invalid' and r.tcp_flags == '.'
+    "$(jsonq js "(function() for _, r in ipairs(lines) do if r.type == 'event' and r.probe == 'invalid' and r.tcp_flags == '.' and $on_a
        then return tostring(r.seq == 1 << 30 and r.reason:match('SEQ is') ~= nil and 1 or 0) .. ' ' .. tostring(r.window ~= nil) end end end)()")"
   expect_eq "the SYN+FIN segment: invalid, why, and no entry after the lookup" "invalid tcp flag combination INVALID" \
     "$(jsonq js "(function() local why, ct for _, r in ipairs(lines) do if r.type == 'event' and r.tcp_flags == 'FS' then
-       if r.probe == 'invalid' then why = r.reason elseif r.probe == 'conntrack' then ct = r.ctinfo end end end
+       if r.probe == 'invalid' and $on_a then why = r.reason elseif r.probe == 'conntrack' and $on_a then ct = r.ctinfo end end end
        return tostring(why) .. ' ' .. tostring(ct) end)()")"
   # conntrack counts the SYN+FIN, and the out-of-window segment where it
   # calls it invalid (before 5.19; later kernels ignore it: accepted,
   # the entry unchanged).
   expect_eq "conntrack's invalid counter = invalid lookups the tool saw" "$invalid" \
-    "$(count_events js "r.probe == 'conntrack' and r.ctinfo == 'INVALID'")"
+    "$(count_events js "r.probe == 'conntrack' and r.ctinfo == 'INVALID' and $on_a")"
   expect_eq "the nft rule dropped what conntrack called invalid" "$invalid" \
     "$(ip netns exec "$NS_A" nft list chain inet vnst through | sed -n 's/.*ct state invalid counter packets \([0-9]*\).*/\1/p')"
 }
