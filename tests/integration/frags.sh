@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # frags.sh: the fragments ip-defrag's tests send and what they expect,
 # sourced by tests/integration/t_ip_defrag.sh (this kernel: kfree_skb's
 # fragment reasons) and tests/lab/t_ip_defrag.sh (the lab's 6.1 and
