@@ -12,6 +12,8 @@ return {
   ["lock-latency"] = { "pthread_rwlock_wrlock", "pthread_rwlock_wrlock.bt", "pthread_rwlock_wrlock-stack",
                        "pthread_rwlock_wrlock-stack.bt" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
+  ["ip-defrag"] = { "trace_ip_defrag" },
+  ["ct-trace"] = { "trace_conntrack", "trace-ovs-ct-invalid", "trace-ovs-ct-invalid.bt" },
   ["offcpu"] = { "offcputime-ts" },
   ["sched-latency"] = { "sched_latency_monitor", "sched_latency_monitor.sh" },
   ["cpu-monitor"] = { "cpu_monitor", "cpu_monitor.sh" },

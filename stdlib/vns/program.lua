@@ -6,6 +6,8 @@
 --   uprobe__X / uretprobe__X -> loaded as uprobes (check verifier-loads
 --                               them) but attached by the script, which
 --                               knows the binary and the symbols
+--   kprobe_by_script__X      -> loaded as a kprobe (check verifier-loads it),
+--                               attached by the script (optional probes)
 -- Other functions are attached by the script with prog:attach().
 local cache = require "vns.cache"
 local core = require "vns.core"
@@ -22,6 +24,7 @@ local conventions = {
   { "^raw_tracepoint__(.+)$", "raw_tracepoint", function(n) return n end },
   { "^kretprobe__(.+)$", "kprobe", function(fn) return fn, { ret = true } end },
   { "^kprobe__(.+)$", "kprobe", function(fn) return fn end },
+  { "^kprobe_by_script__", "kprobe", function() return nil end },
   { "^uretprobe__", "uprobe", function() return nil end },
   { "^uprobe__", "uprobe", function() return nil end },
 }
