@@ -23,6 +23,7 @@ return {
   ["tun-ring"] = { "tun_ring_monitor", "tun-tx-ring-stas" },
   ["vhost-buf-peek"] = { "vhost_buf_peek_stats" },
   ["vhost-signals"] = { "vhost_eventfd_count" },
+  ["kvm-irqfd"] = { "kvm_irqfd_stats_summary", "kvm_irqfd_stats_summary_arm" },
   ["icmp-rtt"] = { "system_network_icmp_rtt", "kernel_icmp_rtt" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["qdisc-latency-details"] = { "qdisc_lateny_details" },

@@ -88,6 +88,7 @@ lab_kernel() {
     compile tun-ring --dev vnslab0 --format json -i 1 -d 300 &&
     compile vhost-signals --format json -i 1 -d 300 &&
     compile vhost-buf-peek --format json -i 1 -d 300 &&
+    compile kvm-irqfd --pid 1 --format json -i 1 -d 300 &&
     compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
     compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 || return 1
   # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
@@ -107,6 +108,13 @@ lab_kernel() {
 mkdir -p "$build/lab-fixtures"
 if ! gcc -static -O2 -Wall -o "$build/lab-fixtures/vhost-fixture" "$here/fixtures/vhost-fixture.c"; then
   echo "FAIL kernel lab: cannot build tests/lab/fixtures/vhost-fixture.c"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+# The KVM fixture of t_kvm_irqfd.sh, static like the vhost fixture.
+if ! gcc -static -O2 -Wall -o "$build/lab-fixtures/kvm-fixture" "$here/fixtures/kvm-fixture.c"; then
+  echo "FAIL kernel lab: cannot build tests/lab/fixtures/kvm-fixture.c"
   echo "0 passed, 1 failed, 0 skipped"
   exit 1
 fi

@@ -31,15 +31,20 @@ local LAYOUT = {
 local ROUTES = { [1] = "irqchip", [2] = "msi", [3] = "s390-adapter", [4] = "hv-sint", [5] = "xen-evtchn" }
 local KINDS = { "fast", "slow", "failed", "injected", "injected_msi", "kick", "accept", "msi" }
 
+-- Which of NAMES /proc/kallsyms has (one pass: it is long).
+local symbols
 local function has_symbol(name)
-  local f = io.open("/proc/kallsyms", "r")
-  if not f then return false end
-  for line in f:lines() do
-    local sym = line:match("^%x+ %a ([%w_.]+)")
-    if sym == name then f:close() return true end
+  if not symbols then
+    symbols = {}
+    local wanted = { irqfd_wakeup = true, __kvm_vcpu_kick = true }
+    local f = io.open("/proc/kallsyms", "r")
+    for line in f and f:lines() or function() end do
+      local sym = line:match("^%x+ %a ([%w_]+)")
+      if wanted[sym] then symbols[sym] = true end
+    end
+    if f then f:close() end
   end
-  f:close()
-  return false
+  return symbols[name] == true
 end
 
 -- kvm_vcpu_kick became a wrapper of __kvm_vcpu_kick(vcpu, wait) in 6.10.
