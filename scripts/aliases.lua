@@ -29,6 +29,7 @@ return {
   ["vhost-signals"] = { "vhost_eventfd_count" },
   ["tun-vhost-queues"] = { "tun_to_vhost_queue_stats_full_summary", "tun_to_vhost_queue_status_simple_summary" },
   ["vhost-queue-trace"] = { "vhost_queue_correlation_simple", "vhost_queue_correlation_details" },
+  ["kvm-irqfd"] = { "kvm_irqfd_stats_summary", "kvm_irqfd_stats_summary_arm" },
   ["icmp-rtt"] = { "system_network_icmp_rtt", "kernel_icmp_rtt" },
   ["qdisc-drop"] = { "qdisc_drop_trace" },
   ["qdisc-latency-details"] = { "qdisc_lateny_details" },

@@ -115,19 +115,26 @@ local function this_kernel()
            headers = core.kheaders_identity() }
 end
 
+-- The format without its "ID:" line: a module's tracepoints are numbered
+-- when it loads (kvm's differ with what loaded before), and nothing
+-- compiled depends on the number.
+local function format_of(cat, name)
+  local text = require("vns.kernel").tracepoint_format(cat, name)
+  return text and (text:gsub("\nID: %d+\n", "\n")) or "-"
+end
+
 -- BCC lays out a TRACEPOINT_PROBE's args from the tracepoint's format
 -- where it compiles: a program is only good where the formats it used
 -- are the same. Raw tracepoints (vns.tracepoint) are keyed the same way.
 local function tracepoint_formats(text)
-  local kernel_facts = require "vns.kernel"
   local parts = {}
   for cat, name in text:gmatch("TRACEPOINT_PROBE%s*%(%s*([%w_]+)%s*,%s*([%w_]+)%s*%)") do
-    parts[#parts + 1] = cat .. ":" .. name .. "\n" .. (kernel_facts.tracepoint_format(cat, name) or "-")
+    parts[#parts + 1] = cat .. ":" .. name .. "\n" .. format_of(cat, name)
   end
   -- A raw tracepoint (vns.tracepoint writes this line) reads no record,
   -- but what the tool made of the format (reason codes...) must hold too.
   for cat, name in text:gmatch("/%* ([%w_]+):([%w_]+) as a raw tracepoint") do
-    parts[#parts + 1] = cat .. ":" .. name .. "\n" .. (kernel_facts.tracepoint_format(cat, name) or "-")
+    parts[#parts + 1] = cat .. ":" .. name .. "\n" .. format_of(cat, name)
   end
   return #parts == 0 and "-" or core.hash(table.concat(parts, "\0"))
 end

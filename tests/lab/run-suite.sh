@@ -92,6 +92,7 @@ lab_kernel() {
     compile tun-vhost-queues --dev vnslab0 --format json -i 1 -d 300 &&
     compile vhost-queue-trace --dev vnslab0 --queue 0 --format json -i 1 -d 300 &&
     compile vhost-queue-trace --dev vnslab0 -i 1 -d 300 &&
+    compile kvm-irqfd --pid 1 --format json -i 1 -d 300 &&
     compile icmp-rtt --path ovs --dev vnslab0 --phy-dev vnslab1 --dst-ip 10.231.9.2 &&
     compile icmp-rtt --path ovs --direction rx --dev vnslab0 --phy-dev vnslab1 --src-ip 10.231.9.2 &&
     compile latency-summary --direction tx --phy-dev vnslab0 --internal-dev vnslab1 --proto udp --dst-port 9 &&
@@ -124,6 +125,13 @@ lab_kernel() {
 mkdir -p "$build/lab-fixtures"
 if ! gcc -static -O2 -Wall -o "$build/lab-fixtures/vhost-fixture" "$here/fixtures/vhost-fixture.c"; then
   echo "FAIL kernel lab: cannot build tests/lab/fixtures/vhost-fixture.c"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+# The KVM fixture of t_kvm_irqfd.sh, static like the vhost fixture.
+if ! gcc -static -O2 -Wall -o "$build/lab-fixtures/kvm-fixture" "$here/fixtures/kvm-fixture.c"; then
+  echo "FAIL kernel lab: cannot build tests/lab/fixtures/kvm-fixture.c"
   echo "0 passed, 1 failed, 0 skipped"
   exit 1
 fi

@@ -11,6 +11,9 @@ dest=$1
 btfdest=${2:-}
 events=/sys/kernel/tracing/events
 [ -d "$events/skb" ] || mount -t tracefs tracefs /sys/kernel/tracing
+# kvm's tracepoints and BTF exist only while it is loaded (kvm-irqfd):
+# with -cpu max the emulated CPU has svm.
+modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null || true
 rm -rf "$dest"
 perl -MFile::Path=make_path -e '
   my ($events, $dest) = @ARGV;
