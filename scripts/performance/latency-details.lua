@@ -21,8 +21,7 @@ return paths.tool("details", {
   },
   check_variants = {
     { "--direction", "rx", "--phy-dev", "eth0", "--threshold", "1ms" },
-    { "--phy-dev", "eth0", "--internal-dev", "br-int", "--proto", "tcp" },
-    { "--phy-dev", "eth0", "--proto", "tcp", "--fields" },
+    { "--phy-dev", "eth0", "--internal-dev", "br-int", "--proto", "tcp", "--fields" },
   },
 }, function(opts)
   return { path = "host", direction = opts.direction or "tx", phy = opts.phy_dev, internal = opts.internal_dev }

@@ -21,7 +21,7 @@ return paths.tool("details", {
   },
   check_variants = {
     { "--direction", "rx", "--vm-dev", "vnet0", "--phy-dev", "eth0", "--threshold", "1ms" },
-    { "--vm-dev", "vnet0", "--phy-dev", "eth0", "--ct", "--proto", "tcp" },
+    { "--vm-dev", "vnet0", "--phy-dev", "eth0", "--ct", "--proto", "tcp", "--fields" },
   },
 }, function(opts)
   return { path = "vm", direction = opts.direction or "tx", vm = opts.vm_dev, phy = opts.phy_dev, ct = opts.ct }

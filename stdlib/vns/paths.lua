@@ -178,14 +178,6 @@ function M.available(list)
   return kept, notes
 end
 
-M.FIELDS_MAX_STAGES = 3
-
-local function names_of(list)
-  local out = {}
-  for _, st in ipairs(list) do out[#out + 1] = st.name end
-  return table.concat(out, " > ")
-end
-
 -- The kit for a path on this kernel: the stages it offers (at least the
 -- two tracepoint ends), notes printed once to stderr.
 function M.kit(p, def)
@@ -196,12 +188,6 @@ function M.kit(p, def)
   end
   if not p.quiet then
     for _, n in ipairs(notes) do io.stderr:write("note: ", n, "\n") end
-  end
-  -- Each stage's facts travel in the event, built on the BPF stack
-  -- (512 bytes): 5 stages did not fit (6.1: the compile failed); 3 do.
-  if def and def.fields and #kept > M.FIELDS_MAX_STAGES then
-    errors.usage("option --fields: at most %d stages (this path has %d here: %s); leave out --internal-dev or --ct",
-                 M.FIELDS_MAX_STAGES, #kept, names_of(kept))
   end
   local kdef = { stages = kept, ends = M.ENDS, same_head = true }
   for k, v in pairs(def or {}) do kdef[k] = v end

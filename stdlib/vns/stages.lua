@@ -347,7 +347,7 @@ function Kit:program(opts, f)
     EVENTS = template.bool(self.events),
     EVENTS_OUTPUT = self.events and events.code(opts, M.EVENTS, self:record_bytes())
                     or template.code("/* no events */"),
-    SUBMIT = self.events and events.submit(opts, M.EVENTS, "ctx", "ev") or template.code("/* no events */"),
+    SUBMIT = self.events and events.submit(opts, M.EVENTS, "ctx", "VNS_STAGES_EVENT") or template.code("/* no events */"),
     FLOW = template.bool(self.flow),
     SESSIONS = template.int(self.lru_size),
     NCOUNTERS = template.int(#COUNTERS + #self.ends * (1 + #self.stages)),
