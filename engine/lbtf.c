@@ -1,12 +1,14 @@
 /* lbtf: where a member of a kernel struct is, from a kernel's BTF:
  * vmlinux first, then every module's, since a driver's private structs
  * (vring_virtqueue, tun_struct, ...) are only in their module's BTF.
- *   core.btf_offset("vring_virtqueue", "split.vring.avail" [, dir])
+ *   core.btf_offset("vring_virtqueue", "split.vring.avail" [, dir [, module]])
  *     -> byte offset, member size in bytes, the BTF it was found in
  *        ("vmlinux" or a module name); or nil and why.
  * dir is /sys/kernel/btf by default, or a directory of another kernel's
  * BTF files (vmlinux and modules, saved by the lab) when compiling for
- * it. A path goes through named members; anonymous struct and union
+ * it; module limits the search to vmlinux and that module (a module
+ * using another's struct has its own copy of it). A path goes through
+ * named members; anonymous struct and union
  * members are looked through, as C does. */
 #include <bpf/btf.h>
 #include <dirent.h>
@@ -101,6 +103,7 @@ static int core_btf_offset(lua_State *L)
   const char *sname = luaL_checkstring(L, 1);
   const char *path = luaL_checkstring(L, 2);
   const char *dir = luaL_optstring(L, 3, LBTF_DIR);
+  const char *module = luaL_optstring(L, 4, NULL);
   if (nloaded < 0 || strcmp(dir, loaded_dir))
     lbtf_load_all(dir);
   if (nloaded == 0) {
@@ -109,6 +112,8 @@ static int core_btf_offset(lua_State *L)
     return 2;
   }
   for (int i = 0; i < nloaded; i++) {
+    if (i > 0 && module && strcmp(loaded[i].name, module))
+      continue;
     const struct btf *btf = loaded[i].btf;
     int id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
     if (id < 0)

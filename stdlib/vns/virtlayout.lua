@@ -32,8 +32,8 @@ function M.checks(module, members)
   local lines = { "/* layout of " .. module .. ": checked against its BTF */" }
   for _, m in ipairs(members) do
     for i = 1, 4 do template.ident(m[i], "virtlayout: member") end
-    local off, err, where = nil, "no BTF directory (VNETSCOPE_BTF_DIR) for the target kernel", nil
-    if dir then off, err, where = core.btf_offset(m[3], m[4], dir) end
+    local off, err = nil, "no BTF directory (VNETSCOPE_BTF_DIR) for the target kernel"
+    if dir then off, err = core.btf_offset(m[3], m[4], dir, module) end
     if not off and (not dir or err:find("no kernel BTF") or err:find("is in no BTF")) then
       return template.code("/* layout of " .. module .. ": no BTF of the module to check it against */"),
              "not checked (no BTF for " .. module .. ")"
@@ -42,7 +42,7 @@ function M.checks(module, members)
     lines[#lines + 1] = string.format(
       '_Static_assert(__builtin_offsetof(struct %s, %s) == %d, "struct %s.%s is at %d in the BTF of %s: '
       .. 'the layout vnetscope describes for this kernel is wrong");',
-      m[1], m[2], off, m[3], m[4], off, where)
+      m[1], m[2], off, m[3], m[4], off, module)
   end
   return template.code(table.concat(lines, "\n")), "checked against BTF"
 end
