@@ -10,9 +10,6 @@
 #include <vns/task.h>
 #include <vns/hist.h>
 
-/* Histograms per: 0 process, 1 thread, 2 lock address. */
-#define BY {{ BY }}
-
 /* The kernel has futex_waitv (5.16+): its exit reads the waiter array. */
 #define HAS_WAITV {{ HAS_WAITV }}
 
@@ -62,8 +59,7 @@ struct vns_futex_waitv {
 
 static __always_inline int wait_end(long ret)
 {
-  u64 id = bpf_get_current_pid_tgid();
-  u32 tid = id, pid = id >> 32;
+  u32 tid = bpf_get_current_pid_tgid();
   struct wait_start *s = futex_start.lookup(&tid);
   if (!s)
     return 0;
@@ -71,7 +67,7 @@ static __always_inline int wait_end(long ret)
   u64 uaddr = s->uaddr;
   u32 kind = s->kind;
   futex_start.delete(&tid);
-  if (!({{ THRESHOLD }}))
+  if (!waits_over_threshold(delta))
     return 0;
 #if HAS_WAITV
   if (kind == KIND_WAITV) {
@@ -86,17 +82,7 @@ static __always_inline int wait_end(long ret)
   u64 *n = futex_results.lookup(&r);
   if (n)
     (*n)++;
-  struct wait_key label = {};
-  label.pid = pid;
-  label.stack = -1;
-  label.kind = kind;
-#if BY == 1
-  label.tid = tid;
-  bpf_get_current_comm(label.comm, sizeof(label.comm));
-#elif BY == 2
-  label.lock = uaddr;
-#endif
-  waits_record(&label, uaddr, pid, kind, delta);
+  waits_end(uaddr, kind, -1, delta);
   return 0;
 }
 

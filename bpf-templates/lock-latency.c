@@ -13,8 +13,6 @@
 #include <vns/task.h>
 #include <vns/hist.h>
 
-/* Histograms per: 0 process, 1 thread, 2 lock address. */
-#define BY {{ BY }}
 /* --stacks: the user stack is part of each histogram's label. */
 #define STACKS {{ STACKS }}
 
@@ -60,8 +58,7 @@ int uprobe__wrlock(struct pt_regs *ctx) { return lock_enter(ctx, KIND_WRLOCK); }
 /* One return probe for every lock function. */
 int uretprobe__lock(struct pt_regs *ctx)
 {
-  u64 id = bpf_get_current_pid_tgid();
-  u32 tid = id, pid = id >> 32;
+  u32 tid = bpf_get_current_pid_tgid();
   struct lock_start *s = lock_start.lookup(&tid);
   if (!s)
     return 0;
@@ -69,27 +66,17 @@ int uretprobe__lock(struct pt_regs *ctx)
   u64 lock = s->lock;
   u32 kind = s->kind;
   lock_start.delete(&tid);
-  if (!({{ THRESHOLD }}))
+  if (!waits_over_threshold(delta))
     return 0;
   int ret = PT_REGS_RC(ctx);
   u32 r = ret == 0 ? 0 : ret == 110 ? 1 : 2;
   u64 *n = lock_results.lookup(&r);
   if (n)
     (*n)++;
-  struct wait_key label = {};
-  label.pid = pid;
-  label.kind = kind;
-#if BY == 1
-  label.tid = tid;
-  bpf_get_current_comm(label.comm, sizeof(label.comm));
-#elif BY == 2
-  label.lock = lock;
-#endif
 #if STACKS
-  label.stack = stacks.get_stackid(ctx, BPF_F_USER_STACK);
+  waits_end(lock, kind, stacks.get_stackid(ctx, BPF_F_USER_STACK), delta);
 #else
-  label.stack = -1;
+  waits_end(lock, kind, -1, delta);
 #endif
-  waits_record(&label, lock, pid, kind, delta);
   return 0;
 }

@@ -36,7 +36,6 @@ local template = require "vns.template"
 local tool = require "vns.tool"
 local waits = require "vns.waits"
 
-local BY = { process = 0, thread = 1, lock = 2 }
 local KINDS = { [0] = "wait", [1] = "lock_pi", [2] = "requeue_pi", [3] = "waitv" }
 
 -- The newer wait syscalls, each where this kernel has its tracepoints.
@@ -66,11 +65,8 @@ local function program(opts)
                        .. "(CONFIG_FTRACE_SYSCALLS)")
   end
   return template.render(template.read("futex-latency.c"), {
-    BY = template.int(BY[opts.by]),
     HAS_WAITV = template.bool(has("futex_waitv")),
     TASK_FILTER = waits.task_filter(opts),
-    THRESHOLD = opts.threshold and template.code("delta >= " .. template.value(opts.threshold, "u64").text)
-                or template.code("1"),
     WAITS = waits.code(opts),
     MORE_PROBES = more_probes(),
   })

@@ -39,7 +39,6 @@ local template = require "vns.template"
 local tool = require "vns.tool"
 local waits = require "vns.waits"
 
-local BY = { process = 0, thread = 1, lock = 2 }
 local KINDS = { [0] = "mutex", [1] = "rdlock", [2] = "wrlock" }
 
 -- The functions of each kind: the first must be there; the others
@@ -54,11 +53,8 @@ local TYPES = { all = { "mutex", "rdlock", "wrlock" }, mutex = { "mutex" }, rwlo
 
 local function program(opts)
   return template.render(template.read("lock-latency.c"), {
-    BY = template.int(BY[opts.by]),
     STACKS = template.bool(opts.stacks),
     TASK_FILTER = waits.task_filter(opts),
-    THRESHOLD = opts.threshold and template.code("delta >= " .. template.value(opts.threshold, "u64").text)
-                or template.code("1"),
     WAITS = waits.code(opts),
   })
 end

@@ -12,13 +12,14 @@ local registry = require "vns.registry"
 local M = {}
 
 local USAGE = "usage: vnetscope compile TOOL [tool options] -o FILE|DIR "
-              .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR]], or compile --all -o DIR [...]"
+              .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR]], "
+              .. "or compile --all [--shard K/N] -o DIR [...]"
 
 -- Take compile's own options out of args; the rest are the tool's.
 local function split(args)
   local own, rest, i = {}, {}, 1
   local takes = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
-                  ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs" }
+                  ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs", ["--shard"] = "shard" }
   while i <= #args do
     local a = args[i]
     local name = takes[a]
@@ -157,8 +158,24 @@ end
 local not_for_compile = { ["--help"] = true, ["-h"] = true, ["--emit-c"] = true, ["--pack"] = true,
                           ["--no-cache"] = true }
 
+-- "K/N": this run compiles every Nth program of --all, from the Kth on,
+-- so N processes (a build host's cores) share one --all.
+local function parse_shard(text)
+  local k, n = text:match("^(%d%d?)/(%d%d?)$")
+  k, n = tonumber(k), tonumber(n)
+  if not (k and n and k >= 1 and k <= n) then
+    errors.usage("compile: option --shard: '%s' is not K/N with 1 <= K <= N <= 99 (like 1/2)", text)
+  end
+  return k, n
+end
+
 function M.compile(args)
   local own, rest = split(args)
+  local shard_k, shard_n = 1, 1
+  if own.shard then
+    if not own.all then errors.usage("compile: option --shard is for compile --all; %s", USAGE) end
+    shard_k, shard_n = parse_shard(own.shard)
+  end
   for _, a in ipairs(rest) do
     if a == "--help" or a == "-h" then
       print(USAGE)
@@ -172,9 +189,13 @@ function M.compile(args)
     if #rest > 0 then errors.usage("compile --all takes no tool or tool options; %s", USAGE) end
     if not core.mkdirs(own.out) then errors.fail("compile: cannot create directory %s", own.out) end
     local tools, broken = registry.all()
+    local nth = 0
     for _, tool in ipairs(tools) do
       -- Every program check loads: as the target runs it, and classic.
-      check.each_variant(tool, function(argv) compile_one(tool, argv, own.out, true) end)
+      check.each_variant(tool, function(argv)
+        nth = nth + 1
+        if nth % shard_n == shard_k % shard_n then compile_one(tool, argv, own.out, true) end
+      end)
     end
     for _, b in ipairs(broken) do io.stderr:write("vnetscope: compile: broken tool ", b.err, "\n") end
     return #broken == 0 and 0 or 1

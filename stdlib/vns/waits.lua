@@ -48,9 +48,15 @@ function M.process_comm(run, pid)
   return c or nil
 end
 
+local BY = { process = 0, thread = 1, lock = 2 }
+
+-- The fragment for the tool's --by, --threshold and --unit.
 function M.code(opts, sizes)
   sizes = sizes or {}
   return template.code(template.render(template.read("fragments/waits.c"), {
+    BY = template.int(BY[opts.by]),
+    THRESHOLD = opts.threshold and template.code("delta >= " .. template.value(opts.threshold, "u64").text)
+                or template.code("1"),
     UNIT_NS = hist.divisor(opts.unit),
     MAX_LABELS = template.int(sizes.labels or 4096),
     MAX_LOCKS = template.int(sizes.locks or 10240),

@@ -26,7 +26,7 @@ else
   start=$SECONDS
   for file in "$@"; do
     echo "== ${file##*/}"
-    before=$(count FAIL)
+    before=$(count FAIL) file_start=$SECONDS
     # A file that hangs is ended (its cases' traps clean up on SIGTERM).
     limit=${VNST_FILE_TIMEOUT:-600}
     timeout -k 10 "$limit" bash "$file"
@@ -36,6 +36,7 @@ else
     elif [ "$rc" -ne 0 ] && [ "$(count FAIL)" -eq "$before" ]; then
       echo "FAIL ${file##*/}: exited with status $rc outside any case" | tee -a "$VNST_RESULTS"
     fi
+    echo "-- ${file##*/}: $((SECONDS - file_start)) s"
   done
   echo "== $((SECONDS - start)) s"
 fi

@@ -30,43 +30,78 @@ case $build/ in
 esac
 [ -x "$build/vnetscope" ] || skip "no vnetscope binary in $build"
 
-# lab_kernel K: the whole lab on kernel K (image.sh's VNST_LAB_KERNEL).
-# Returns the suite's status; a setup that cannot run is a skip.
-lab_kernel() {
-  local kernel=$1 start image release packs tracefs status
-  export VNST_LAB_KERNEL=$kernel
-  echo "== kernel lab, Linux $kernel"
+# The lab runs as a pipeline, so both cores work: the guests save their
+# tracepoint formats side by side; the first kernel's programs are
+# compiled in two processes; then each kernel's suite runs in its guest
+# while the host compiles the next kernel's programs.
+#
+# Every program the guest runs is compiled here, for the guest's kernel
+# and against its headers: nothing compiles under emulation, and the
+# guest has no LLVM. BCC lays out tracepoint arguments from the formats
+# where it compiles: a first boot saves the guest's for the compiles.
+
+# prepare K: image and saved formats of kernel K; sets image_K, release_K.
+# Prints a skip and fails when the lab cannot run that kernel.
+prepare() {
+  local kernel=$1 start image
   start=$SECONDS
-  image=$("$here/image.sh") || { skip_one "Linux $kernel: the guest image could not be built (see above)"; return 0; }
+  image=$(VNST_LAB_KERNEL=$kernel "$here/image.sh") ||
+    { skip_one "Linux $kernel: the guest image could not be built (see above)"; return 1; }
   echo "lab $kernel: image ready in $((SECONDS - start)) s: $image ($(cat "$image/release"))"
-  # Every program the guest runs is compiled here, for the guest's kernel
-  # and against its headers: nothing compiles under emulation, and the
-  # guest has no LLVM. These are the shapes tests/lab/t_*.sh run (values
-  # such as device names may differ: they are patched at load).
-  # BCC lays out tracepoint arguments from the formats where it compiles:
-  # a first boot saves the guest's for the compiles.
-  release=$(cat "$image/release")
-  packs=$build/lab-packs-$kernel
-  tracefs=$build/lab-tracefs-$kernel
-  rm -rf "$packs" "$tracefs"
-  start=$SECONDS
-  btf=$build/lab-btf-$kernel
-  if ! "$here/run.sh" tests/lab/save-tracefs.sh "$tracefs" "$btf" >"$build/lab-tracefs-$kernel.log" 2>&1; then
-    skip_one "Linux $kernel: could not save the guest's tracepoint formats (see $build/lab-tracefs-$kernel.log)"
-    return 0
+  printf -v "image_${kernel//./_}" %s "$image"
+  printf -v "release_${kernel//./_}" %s "$(cat "$image/release")"
+}
+
+# save_formats K: the guest's tracepoint formats and BTF, for the compiles.
+save_formats() {
+  local kernel=$1 start=$SECONDS log=$build/lab-tracefs-$1.log
+  rm -rf "$build/lab-tracefs-$kernel" "$build/lab-btf-$kernel"
+  if ! VNST_LAB_KERNEL=$kernel "$here/run.sh" tests/lab/save-tracefs.sh "$build/lab-tracefs-$kernel" \
+      "$build/lab-btf-$kernel" >"$log" 2>&1; then
+    skip_one "Linux $kernel: could not save the guest's tracepoint formats (see $log)"
+    return 1
   fi
-  echo "lab $kernel: $(grep -a '^saved [0-9]' "$build/lab-tracefs-$kernel.log") in $((SECONDS - start)) s"
-  start=$SECONDS
-  # A program that does not compile for the guest is a failure of the
-  # change, not a lab that cannot run.
-  compile() {
-    VNETSCOPE_BTF_DIR=$btf "$build/vnetscope" compile "$@" --kernel-release "$release" --tracefs "$tracefs" \
-      --kernel-headers "$image/headers/linux-headers-$release" -o "$packs" >/dev/null && return 0
-    echo "FAIL kernel lab $kernel: cannot compile '$*' for the guest kernel $release (see above)"
+  echo "lab $kernel: $(grep -a '^saved [0-9]' "$log") in $((SECONDS - start)) s"
+}
+
+# compile_packs K LANES: every shape tests/lab/t_*.sh runs, compiled for
+# kernel K by LANES processes at once (values such as device names may
+# differ: they are patched at load). A program that does not compile for
+# the guest is a failure of the change, not a lab that cannot run.
+compile_packs() {
+  local kernel=$1 lanes=$2 start=$SECONDS image release packs failed
+  image=image_${kernel//./_} release=release_${kernel//./_}
+  image=${!image} release=${!release}
+  packs=$build/lab-packs-$kernel
+  failed=$build/lab-compile-$kernel.failed
+  rm -rf "$packs" "$failed"
+  mkdir -p "$packs"
+  (
+    compile() {
+      while [ "$(jobs -rp | wc -l)" -ge "$lanes" ]; do wait -n; done
+      {
+        VNETSCOPE_BTF_DIR=$build/lab-btf-$kernel "$build/vnetscope" compile "$@" --kernel-release "$release" \
+          --tracefs "$build/lab-tracefs-$kernel" --kernel-headers "$image/headers/linux-headers-$release" \
+          -o "$packs" >/dev/null ||
+          echo "FAIL kernel lab $kernel: cannot compile '$*' for the guest kernel $release (see above)" >>"$failed"
+      } &
+    }
+    lab_shapes
+    wait
+  )
+  if [ -s "$failed" ]; then
+    cat "$failed"
     echo "0 passed, 1 failed, 0 skipped"
     return 1
-  }
-  compile --all &&
+  fi
+  echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s ($lanes at once)"
+}
+
+# The shapes: `compile --all` is shared by two processes, so one lane
+# does not wait for all of it.
+lab_shapes() {
+  compile --all --shard 1/2 &&
+    compile --all --shard 2/2 &&
     compile drop-summary --group-by location --dev vnslab0 &&
     compile drop-details --dev vnslab0 &&
     compile qdisc-drop --variant kprobe --dev vnslab0 &&
@@ -108,13 +143,13 @@ lab_kernel() {
     compile ip-defrag --dev vnslab0 -i 60 -d 120 &&
     compile ip-defrag --src-ip 10.231.77.1 -i 60 -d 60 &&
     compile ct-trace --filter "host 10.231.1.2 and host 10.231.2.2 and tcp" --format json -i 1 -d 300 || return 1
-  # The lock tools' fixture (t_locks.sh), built here: the guest has no cc
-  # and the same userland.
-  cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c" ||
-    { echo "FAIL kernel lab $kernel: cannot build the contend fixture"; echo "0 passed, 1 failed, 0 skipped"; return 1; }
-  echo "lab $kernel: $(find "$packs" -name '*.pack' | wc -l) programs compiled for $release in $((SECONDS - start)) s"
-  start=$SECONDS
-  VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$packs"
+}
+
+# run_suite K: the guest runs tests/lab/t_*.sh on kernel K's packs.
+run_suite() {
+  local kernel=$1 start=$SECONDS status
+  VNST_LAB_KERNEL=$kernel VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} \
+    "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$build/lab-packs-$kernel"
   status=$?
   echo "lab $kernel: suite took $((SECONDS - start)) s"
   return $status
@@ -136,8 +171,54 @@ if ! gcc -static -O2 -Wall -o "$build/lab-fixtures/kvm-fixture" "$here/fixtures/
   exit 1
 fi
 
+# The lock tools' fixture (t_locks.sh), built here: the guest has no cc
+# and the same userland.
+if ! cc -O2 -g -fno-omit-frame-pointer -pthread -o "$build/lab-contend" "$repo/tests/integration/fixtures/contend.c"; then
+  echo "FAIL kernel lab: cannot build the contend fixture"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
 status=0
+kernels=()
 for kernel in ${VNST_LAB_KERNELS:-6.1 5.10}; do
-  lab_kernel "$kernel" || status=1
+  echo "== kernel lab, Linux $kernel"
+  prepare "$kernel" && kernels+=("$kernel")
+done
+# One boot per kernel, side by side.
+pids=()
+for kernel in "${kernels[@]}"; do
+  save_formats "$kernel" >"$build/lab-save-$kernel.out" &
+  pids+=($!)
+done
+ready=()
+for i in "${!kernels[@]}"; do
+  wait "${pids[$i]}" && ready+=("${kernels[$i]}")
+  cat "$build/lab-save-${kernels[$i]}.out"
+done
+((${#ready[@]} > 0)) || exit 0
+# compiled K: kernel K's programs are all there.
+compiled() { [ -d "$build/lab-packs-$1" ] && ! [ -s "$build/lab-compile-$1.failed" ]; }
+compile_packs "${ready[0]}" 2 || status=1
+for i in "${!ready[@]}"; do
+  kernel=${ready[$i]} next=${ready[$((i + 1))]:-}
+  if ! compiled "$kernel"; then
+    [ -z "$next" ] || compile_packs "$next" 2 || status=1
+    continue
+  fi
+  echo "== kernel lab, Linux $kernel: suite"
+  if [ -z "$next" ]; then
+    run_suite "$kernel" || status=1
+    continue
+  fi
+  # The guest's output is printed when its suite ends; meanwhile the host
+  # compiles the next kernel's programs on the other core.
+  run_suite "$kernel" >"$build/lab-suite-$kernel.out" 2>&1 &
+  suite=$!
+  compile_packs "$next" 1 >"$build/lab-compile-$next.out" 2>&1 || status=1
+  wait "$suite" || status=1
+  cat "$build/lab-suite-$kernel.out"
+  echo "== kernel lab, Linux $next: programs"
+  cat "$build/lab-compile-$next.out"
 done
 exit $status
