@@ -293,17 +293,23 @@ local function with_values(message, values)
   end))
 end
 
-local function from_cache(text, opts)
-  M.max_bytes()  -- a bad bound is a usage error on every run, not only on a miss
-  -- BCC's debug output comes from compiling: a cached program has none.
-  if opts.debug and opts.debug ~= 0 then return core.compile(text, opts) end
+-- The cache directory exists and only we can write it.
+local function usable()
   core.mkdirs(M.dir())
   for _, dir in ipairs({ M.base_dir(), M.dir() }) do
     if not trusted(dir) then
       untrusted(dir)
-      return core.compile(text, opts)
+      return false
     end
   end
+  return true
+end
+
+local function from_cache(text, opts)
+  M.max_bytes()  -- a bad bound is a usage error on every run, not only on a miss
+  -- BCC's debug output comes from compiling: a cached program has none.
+  if opts.debug and opts.debug ~= 0 then return core.compile(text, opts) end
+  if not usable() then return core.compile(text, opts) end
   local p = program_of(text, opts.cflags, this_kernel())
   local mod, err, code = try_entry(entry_path(p.key), p.key, p.values)
   if mod or err then return mod, err, code end
@@ -378,10 +384,30 @@ end
 
 -- `vnetscope compile`: write the pack for text to path (a file, or a
 -- directory where --pack DIR finds it). Returns the file written.
+-- The cache's entry for p (under its shape or its exact text), if whole.
+local function cached_bytes(p)
+  for _, key in ipairs({ p.key, p.exact() }) do
+    local path = entry_path(key)
+    local bytes = core.stat(path) and trusted(path) and read_file(path)
+    local info = bytes and core.pack_info(bytes)
+    if info and info.key == key then return bytes, key end
+  end
+end
+
+-- A pack is also a cache entry (of its target kernel, which keys it): a
+-- program compiled before, by a run or another compile, is not compiled
+-- again, and one compiled now serves later runs and compiles.
 function M.write_pack(text, opts, path)
   local p = program_of(text, opts.cflags, target or this_kernel())
-  local bytes, key, _, err = compile_pack(p, opts)
-  if not bytes then return nil, with_values(err, p.values) end
+  local cache_ok = M.max_bytes() and usable()
+  local bytes, key
+  if cache_ok then bytes, key = cached_bytes(p) end
+  if not bytes then
+    local err
+    bytes, key, _, err = compile_pack(p, opts)
+    if not bytes then return nil, with_values(err, p.values) end
+    if cache_ok and store(entry_path(key), bytes) then trim(entry_path(key)) end
+  end
   local st = core.stat(path)
   local is_dir = (st and st.dir) or path:sub(-1) == "/"
   local file = is_dir and (path:gsub("/+$", "") .. "/" .. core.hash(portable(key)) .. ".pack") or path

@@ -123,6 +123,7 @@ case_pack_without_compiler() {
   vns_run compile 120 compile drop-summary --group-by location --dev "$DEV_B" --dst-port 9999 \
     -o "$CASE_DIR/ds.pack"
   expect_eq "compile exits 0" 0 "$STATUS"
+  expect_eq "compile keeps its program in the cache" 1 "$(entries)"
   without_compiler
   vns_run cold 60 drop-summary --group-by location --dev "$DEV_B" -d 1
   expect_eq "no pack, no compiler: exit status" 1 "$STATUS"
@@ -131,7 +132,7 @@ case_pack_without_compiler() {
   count_run packed 9999:9 8888:6 -- --dst-port 8888 --pack "$CASE_DIR/ds.pack"
   expect_eq "pack with --dst-port 8888: drops to 8888 only" 6 "$(no_socket packed)"
   expect_eq "pack: LLVM mappings" 0 "$LLVM_packed"
-  expect_eq "pack: no cache entries" 0 "$(entries)"
+  expect_eq "pack: loading it adds no cache entry" 1 "$(entries)"
   vns_run shape 60 drop-summary --dev "$DEV_B" -d 1 --pack "$CASE_DIR/ds.pack"
   expect_eq "another shape: exit status" 1 "$STATUS"
   expect_match "another shape: one line" '^vnetscope: --pack .* holds another program than these options make' \
