@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Lab: ovs-megaflow against the datapath's own flow table.
+#  - megaflows on: one ping through a NORMAL bridge installs wildcarded
+#    megaflows (masks); the tool's key/mask/actions are what
+#    `ovs-appctl dpctl/dump-flows` shows.
+#  - megaflows off, flows flushed: N new UDP flows (IPv4, IPv6) make
+#    exactly N upcalls (ovs-upcall-latency counts them) and N installed
+#    megaflows, one upcall each; every flow of the datapath is shown as
+#    dump-flows shows it.
+# shellcheck source=../integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+# shellcheck source=ovs-lib.sh
+. "$(dirname "$0")/ovs-lib.sh"
+
+UDP4=4 UDP6=3
+
+# dump_flows: the datapath's flows as "KEY, actions:ACTIONS", sorted.
+dump_flows() {
+  { ovs-appctl dpctl/dump-flows --no-names 2>/dev/null || ovs-appctl dpctl/dump-flows; } |
+    sed -E 's/, packets:.*, actions:/, actions:/' | sort
+}
+
+# megaflows_of TAG: the megaflows of the tool's final report in the same form.
+megaflows_of() {
+  awk '/^Total since start/ {on = 1; next} on && /^ufid:/' "$CASE_DIR/$1.out" | sed -E 's/^ufid:[^ ]+ //' | sort
+}
+
+# upcall_line TAG: the final "upcalls of the filtered flows" line.
+upcall_line() { grep '^upcalls of the filtered flows' "$CASE_DIR/$1.out" | tail -1; }
+
+case_megaflows() {
+  need_root
+  need_cmd ovs-vsctl
+  ovs_cleanup_on_exit
+  ovs_ports m 10.231.13
+  ovs_ipv6 fd00:231:13
+  ovs_bridge "${PFX}br"
+  # Flows stay until the test has dumped them (the default idle is 10 s).
+  ovs-vsctl set Open_vSwitch . other_config:max-idle=120000 || fail "cannot set max-idle"
+  echo "ovs-vsctl remove Open_vSwitch . other_config max-idle" >>"$CASE_DIR/cleanup"
+  tool_start all ovs-megaflow -i 600 -d 900
+  wait_ready all
+  ovs-dpctl del-flows system@ovs-system || fail "cannot flush the datapath's flows"
+  ip netns exec "$NS_A" ping -c 1 -W 10 10.231.13.2 >"$CASE_DIR/ping.out" 2>&1 || fail "ping: $(cat "$CASE_DIR/ping.out")"
+  settle
+  dump_flows >"$CASE_DIR/dump1"
+
+  ovs-appctl upcall/disable-megaflows >/dev/null || fail "cannot disable megaflows"
+  echo "ovs-appctl upcall/enable-megaflows" >>"$CASE_DIR/cleanup"
+  ovs-dpctl del-flows system@ovs-system || fail "cannot flush the datapath's flows"
+  tool_start udp4 ovs-megaflow --proto udp --src-ip 10.231.13.1 --dst-ip 10.231.13.2 -i 600 -d 900
+  tool_start udp6 ovs-megaflow --proto udp --src-ip fd00:231:13::1 --dst-ip fd00:231:13::2 -i 600 -d 900
+  tool_start up4 ovs-upcall-latency --proto udp --src-ip 10.231.13.1 --dst-ip 10.231.13.2 -i 600 -d 900
+  wait_ready udp4
+  wait_ready udp6
+  wait_ready up4
+  send_udp "$NS_A" 10.231.13.2 9999 "$UDP4"
+  send_udp "$NS_A" fd00:231:13::2 9999 "$UDP6"
+  settle
+  dump_flows >"$CASE_DIR/dump2"
+  tool_stop all INT
+  tool_stop udp4 INT
+  tool_stop udp6 INT
+  tool_stop up4 INT
+
+  expect_eq "IPv4 UDP upcalls (ovs-upcall-latency)" "$UDP4" "$(upcalls_of up4 sent)"
+  expect_eq "IPv4 UDP megaflows = upcalls" "$UDP4" "$(megaflows_of udp4 | wc -l)"
+  expect_eq "IPv6 UDP megaflows" "$UDP6" "$(megaflows_of udp6 | wc -l)"
+  expect_eq "IPv4 UDP datapath flows" "$UDP4" "$(grep -c 'ipv4(src=10.231.13.1,dst=10.231.13.2,proto=17' "$CASE_DIR/dump2")"
+  expect_match "IPv4: each megaflow installed once for one upcall" \
+    "^upcalls of the filtered flows: $UDP4 \($UDP4 led to an install, 0 waiting\)" "$(upcall_line udp4)"
+  expect_match "IPv6: each megaflow installed once for one upcall" \
+    "^upcalls of the filtered flows: $UDP6 \($UDP6 led to an install, 0 waiting\)" "$(upcall_line udp6)"
+  expect_eq "IPv4 megaflows with 1 upcall and 1 install" "$UDP4" \
+    "$(grep -c '^    upcalls 1  installs 1  modifies 0  deletes 0' "$CASE_DIR/udp4.out")"
+  expect_eq "IPv4 megaflows as dump-flows shows them" \
+    "$(grep 'ipv4(src=10.231.13.1,dst=10.231.13.2,proto=17' "$CASE_DIR/dump2")" "$(megaflows_of udp4)"
+  expect_eq "every megaflow (wildcarded, then exact) as dump-flows shows it" \
+    "$(sort "$CASE_DIR/dump1" "$CASE_DIR/dump2")" "$(megaflows_of all)"
+  expect_match "the datapath flush seen" "^datapath flushes \(every flow deleted\): [1-9]" "$(out_of all)"
+}
+
+run_case "lab: ovs-megaflow: N new flows, N upcalls, N megaflows as dpctl/dump-flows shows them" case_megaflows
+finish
