@@ -71,12 +71,24 @@ local function collect(run, final)
     if any then changed = changed + 1 end
     if final or any then flows[#flows + 1] = f end
   end
-  table.sort(flows, function(a, b) return (a.key or "") < (b.key or "") end)
+  -- The busiest first (messages and upcalls of the interval, or since
+  -- start at exit), cut to --top.
+  local function weight(f)
+    local c = final and f.total or f.interval
+    return c.upcalls + c.installs + c.modifies + c.deletes
+  end
+  table.sort(flows, function(a, b)
+    local wa, wb = weight(a), weight(b)
+    if wa ~= wb then return wa > wb end
+    return (a.key or "") < (b.key or "")
+  end)
+  local more = math.max(0, #flows - run.opts.top)
+  for i = #flows, run.opts.top + 1, -1 do flows[i] = nil end
   local t = run.program:table("mf_totals")
   local upcalls, taken, flushes = t:lookup(0) or 0, t:lookup(1) or 0, t:lookup(2) or 0
   local waiting = 0
   for _, n in run.program:table("mf_pending"):items() do waiting = waiting + n end
-  return { megaflows = flows, changed = changed,
+  return { megaflows = flows, more = more, changed = changed,
            upcalls = { total = upcalls, installed = taken, waiting = waiting }, flushes = flushes }
 end
 
@@ -87,7 +99,7 @@ end
 
 local function render(run, data, out, final)
   out:write(string.format("\n%s  megaflows %s: %d\n", final and "Total since start" or output.timestamp(),
-                          final and "seen" or "changed", final and #data.megaflows or data.changed))
+                          final and "seen" or "changed", final and #data.megaflows + data.more or data.changed))
   for _, f in ipairs(data.megaflows) do
     out:write(string.format("%s %s, actions:%s%s\n", f.ufid or "ufid:-", f.key or "(no key)",
                             f.actions or "(none)", f.truncated and " (message truncated)" or ""))
@@ -97,6 +109,7 @@ local function render(run, data, out, final)
       out:write("    " .. counts(f.interval) .. "   (since start: " .. counts(f.total) .. ")\n")
     end
   end
+  if data.more > 0 then out:write(string.format("(%d more megaflows: -t/--top)\n", data.more)) end
   local u = data.upcalls
   out:write(string.format("upcalls of the filtered flows: %d (%d led to an install, %d waiting)%s\n", u.total,
                           u.installed, u.waiting, final and "" or " (since start)"))

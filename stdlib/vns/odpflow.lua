@@ -21,7 +21,7 @@ local FLOW = { KEY = 1, ACTIONS = 2, MASK = 7, UFID = 9 }
 local K = { ENCAP = 1, PRIORITY = 2, IN_PORT = 3, ETHERNET = 4, VLAN = 5, ETHERTYPE = 6, IPV4 = 7, IPV6 = 8,
             TCP = 9, UDP = 10, ICMP = 11, ICMPV6 = 12, ARP = 13, ND = 14, SKB_MARK = 15, TUNNEL = 16, SCTP = 17,
             TCP_FLAGS = 18, DP_HASH = 19, RECIRC_ID = 20, MPLS = 21, CT_STATE = 22, CT_ZONE = 23, CT_MARK = 24,
-            CT_LABELS = 25, CT_ORIG_TUPLE_IPV4 = 26, CT_ORIG_TUPLE_IPV6 = 27, NSH = 28 }
+            CT_LABELS = 25, CT_ORIG_TUPLE_IPV4 = 26, CT_ORIG_TUPLE_IPV6 = 27, NSH = 28, IPV6_EXTHDRS = 32 }
 local KEY_NAMES = { [1] = "encap", [2] = "skb_priority", [3] = "in_port", [4] = "eth", [5] = "vlan",
                     [6] = "eth_type", [7] = "ipv4", [8] = "ipv6", [9] = "tcp", [10] = "udp", [11] = "icmp",
                     [12] = "icmpv6", [13] = "arp", [14] = "nd", [15] = "skb_mark", [16] = "tunnel", [17] = "sctp",
@@ -31,7 +31,7 @@ local KEY_NAMES = { [1] = "encap", [2] = "skb_priority", [3] = "in_port", [4] = 
 -- The order the kernel dumps a flow's key in (__ovs_nla_put_key).
 local KERNEL_ORDER = { K.RECIRC_ID, K.DP_HASH, K.PRIORITY, K.TUNNEL, K.IN_PORT, K.SKB_MARK, K.CT_STATE, K.CT_ZONE,
                        K.CT_MARK, K.CT_LABELS, K.CT_ORIG_TUPLE_IPV4, K.CT_ORIG_TUPLE_IPV6, K.ETHERNET, K.VLAN,
-                       K.ENCAP, K.ETHERTYPE, K.IPV4, K.IPV6, K.NSH, K.ARP, K.MPLS, K.TCP, K.TCP_FLAGS, K.UDP,
+                       K.ENCAP, K.ETHERTYPE, K.IPV4, K.IPV6, K.IPV6_EXTHDRS, K.NSH, K.ARP, K.MPLS, K.TCP, K.TCP_FLAGS, K.UDP,
                        K.SCTP, K.ICMP, K.ICMPV6, K.ND }
 local RANK = {}
 for i, t in ipairs(KERNEL_ORDER) do RANK[t] = i end
@@ -204,7 +204,9 @@ local function key_attr(t, key, mask)
     local v, m = string.unpack("=I2", key), string.unpack("=I2", mask)
     body = hexnum(v) .. (exact and "" or "/" .. hexnum(m))
   elseif t == K.CT_STATE and #key == 4 then
-    body = flags(u32(key), exact and 0xffffffff or u32(mask), 0xffffffff, CT_STATES)
+    -- The datapath keeps 8 bits of state (sw_flow_key.ct_state) and
+    -- dumps that mask: never "exact" in OVS's sense.
+    body = flags(u32(key) & 0xff, u32(mask) & 0xff, 0xffffffff, CT_STATES)
   elseif t == K.TCP_FLAGS and #key == 2 then
     body = flags(be(key, 1, 2), exact and 0x0fff or be(mask, 1, 2) & 0x0fff, 0x0fff, TCP_FLAGS)
   elseif t == K.ETHERTYPE and #key == 2 then
@@ -221,7 +223,8 @@ local function key_attr(t, key, mask)
     end
     body = hex(key) .. (exact and "" or "/" .. hex(mask))
   else
-    body = hexbytes(key) .. (exact and "" or "/" .. hexbytes(mask))
+    -- OVS calls no mask of an attribute it does not know exact.
+    body = hexbytes(key) .. "/" .. hexbytes(mask)
   end
   return name .. "(" .. body .. ")"
 end
