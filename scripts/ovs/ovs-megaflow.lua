@@ -23,6 +23,8 @@
 -- docs/tools/ovs-megaflow.md.
 -- Requires: kprobes on the openvswitch module's ovs_flow_cmd_new,
 -- ovs_flow_cmd_set, ovs_flow_cmd_del and ovs_dp_upcall (4.19+).
+local budget = require "vns.budget"
+local events = require "vns.events"
 local odpflow = require "vns.odpflow"
 local output = require "vns.output"
 local template = require "vns.template"
@@ -32,24 +34,31 @@ local virtlayout = require "vns.virtlayout"
 local LAYOUT = { { "vns_dp_upcall_info", "cmd", "dp_upcall_info", "cmd" } }
 local COUNTS = { "upcalls", "installs", "modifies", "deletes" }
 local LAST = { [0] = "install", [1] = "modify", [2] = "delete" }
+local RECORD_BYTES = 1080   -- struct mf_event: 48 bytes and the message
 
 local function program(opts, f)
   return template.render(template.read("ovs-megaflow.c"), {
     LAYOUT_CHECKS = virtlayout.checks("openvswitch", LAYOUT),
     FILTER = f.expr,
     FILTERED = template.code(f.needs_l3 and "1" or "0"),
+    DETAILS = template.bool(opts.details or false),
+    BUDGET = budget.code(opts),
+    EVENTS = events.code(opts, "events", RECORD_BYTES),
+    SUBMIT = events.submit(opts, "events", "ctx", "mf_ev"),
   })
 end
 
--- A megaflow's text, once per distinct message.
-local function describe(run, v)
-  local bytes = v.msg:sub(1, v.len)
-  local known = run.texts[bytes]
+-- A megaflow's text; with memo, once per distinct message (the map's
+-- entries: bounded).
+local function describe(v, memo)
+  -- The map's message is a byte string (a union), the event's an array.
+  local bytes = type(v.msg) == "table" and string.char(table.unpack(v.msg, 1, v.len)) or v.msg:sub(1, v.len)
+  local known = memo and memo[bytes]
   if known then return known end
   local m = odpflow.parse(bytes)
   local d = { key = odpflow.key(m), actions = odpflow.actions(m), ufid = odpflow.ufid(m),
               truncated = v.full_len > v.len or nil }
-  run.texts[bytes] = d
+  if memo then memo[bytes] = d end
   return d
 end
 
@@ -57,7 +66,7 @@ local function collect(run, final)
   local flows, changed = {}, 0
   for k, v in run.program:table("megaflows"):items() do
     local id = string.format("%08x%08x%08x%08x", k.w[1], k.w[2], k.w[3], k.w[4])
-    local d = describe(run, v)
+    local d = describe(v, run.texts)
     local before = run.seen[id] or {}
     local f = { ufid = d.ufid, key = d.key, actions = d.actions, truncated = d.truncated,
                 last = LAST[v.last_cmd], total = {}, interval = {} }
@@ -72,7 +81,7 @@ local function collect(run, final)
     if final or any then flows[#flows + 1] = f end
   end
   -- The busiest first (messages and upcalls of the interval, or since
-  -- start at exit), cut to --top.
+  -- start at exit).
   local function weight(f)
     local c = final and f.total or f.interval
     return c.upcalls + c.installs + c.modifies + c.deletes
@@ -82,13 +91,11 @@ local function collect(run, final)
     if wa ~= wb then return wa > wb end
     return (a.key or "") < (b.key or "")
   end)
-  local more = math.max(0, #flows - run.opts.top)
-  for i = #flows, run.opts.top + 1, -1 do flows[i] = nil end
   local t = run.program:table("mf_totals")
   local upcalls, taken, flushes = t:lookup(0) or 0, t:lookup(1) or 0, t:lookup(2) or 0
   local waiting = 0
   for _, n in run.program:table("mf_pending"):items() do waiting = waiting + n end
-  return { megaflows = flows, more = more, changed = changed,
+  return { megaflows = flows, changed = changed,
            upcalls = { total = upcalls, installed = taken, waiting = waiting }, flushes = flushes }
 end
 
@@ -99,7 +106,7 @@ end
 
 local function render(run, data, out, final)
   out:write(string.format("\n%s  megaflows %s: %d\n", final and "Total since start" or output.timestamp(),
-                          final and "seen" or "changed", final and #data.megaflows + data.more or data.changed))
+                          final and "seen" or "changed", final and #data.megaflows or data.changed))
   for _, f in ipairs(data.megaflows) do
     out:write(string.format("%s %s, actions:%s%s\n", f.ufid or "ufid:-", f.key or "(no key)",
                             f.actions or "(none)", f.truncated and " (message truncated)" or ""))
@@ -109,7 +116,6 @@ local function render(run, data, out, final)
       out:write("    " .. counts(f.interval) .. "   (since start: " .. counts(f.total) .. ")\n")
     end
   end
-  if data.more > 0 then out:write(string.format("(%d more megaflows: -t/--top)\n", data.more)) end
   local u = data.upcalls
   out:write(string.format("upcalls of the filtered flows: %d (%d led to an install, %d waiting)%s\n", u.total,
                           u.installed, u.waiting, final and "" or " (since start)"))
@@ -118,7 +124,37 @@ local function render(run, data, out, final)
   end
 end
 
-return tool.summary {
+-- --details: one row per flow message. A delete may carry only the
+-- UFID: its flow is the one last seen with that UFID.
+local function message_of(run, ev)
+  local d = describe(ev)
+  local flow = d.key and (d.key .. ", actions:" .. (d.actions or "(none)")) or run.by_ufid[d.ufid or ""]
+  if d.ufid and d.key then run.by_ufid[d.ufid] = flow end
+  return { message = LAST[ev.cmd], ufid = d.ufid, flow = flow or "(no key)", truncated = d.truncated,
+           _flow = (d.ufid or "ufid:-") .. " " .. (flow or "(no key)") .. (d.truncated and " (message truncated)" or "") }
+end
+
+local row = {
+  record_bytes = RECORD_BYTES,
+  fields = { { "ts", "ts_ns", wall_time = true }, "pid", "comm", "upcalls" },
+  hooks = { { fields = { "cmd", "len", "full_len", "msg" }, cache = false, decode = message_of } },
+  columns = { { "TIME", "ts", 15 }, { "MESSAGE", "message", 8 }, { "UPCALLS", "upcalls", 7, right = true, gap = 2 },
+              { "COMM", "comm", 16 }, { "FLOW", "_flow" } },
+}
+
+-- One event as a Lua table, the way the engine writes it (tests): the
+-- row's fields and its one hook's values.
+local function decode(run, ev)
+  local r = message_of(run, ev)
+  r.ts, r.pid, r.comm, r.upcalls = events.wall_time(ev.ts_ns), ev.pid, ev.comm, ev.upcalls
+  return r
+end
+
+local function header(run, out)
+  if run.opts.details then events.header(row, out) end
+end
+
+return tool.details {
   name = "ovs-megaflow",
   aliases = { "ovs_userspace_megaflow", "ovs_userspace_megaflow.py" },
   about = "Megaflows ovs-vswitchd installs, modifies and deletes, with the upcalls that led to them",
@@ -127,15 +163,21 @@ return tool.summary {
     "vnetscope ovs-megaflow -i 5",
     "vnetscope ovs-megaflow --src-ip 10.0.0.1 --proto udp",
     "vnetscope ovs-megaflow --filter 'tcp port 80' --format json",
+    "vnetscope ovs-megaflow --proto udp --details",
   },
   requires = "kprobes on the openvswitch module: ovs_flow_cmd_new, ovs_flow_cmd_set, ovs_flow_cmd_del, ovs_dp_upcall",
   probes = { "kprobe:ovs_flow_cmd_new", "kprobe:ovs_flow_cmd_set", "kprobe:ovs_flow_cmd_del",
              "kprobe:ovs_dp_upcall" },
-  check_variants = { { "--src-ip", "10.0.0.1", "--dst-ip", "fd00::2", "--proto", "udp", "--dst-port", "80" },
+  options = { { name = "details", type = "flag", help = "one line per flow message (under the event budget)" } },
+  check_variants = { { "--details" }, { "--src-ip", "10.0.0.1", "--dst-ip", "fd00::2", "--proto", "udp", "--dst-port", "80" },
                      { "--filter", "icmp or arp" } },
   filter = true,
   program = program,
-  prepare = function(run) run.texts, run.seen = {}, {} end,
+  prepare = function(run) run.texts, run.seen, run.by_ufid = {}, {}, {} end,
   collect = collect,
   render = render,
+  events = "events",
+  row = row,
+  decode = decode,
+  header = header,
 }

@@ -5,8 +5,8 @@
 #    `ovs-appctl dpctl/dump-flows` shows.
 #  - megaflows off, flows flushed: N new UDP flows (IPv4, IPv6) make
 #    exactly N upcalls (ovs-upcall-latency counts them) and N installed
-#    megaflows, one upcall each; every flow of the datapath is shown as
-#    dump-flows shows it.
+#    megaflows, one upcall each (in the report and in --details rows);
+#    every flow of the datapath is shown as dump-flows shows it.
 # shellcheck source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 # shellcheck source=ovs-lib.sh
@@ -55,7 +55,7 @@ case_megaflows() {
   ovs-appctl upcall/disable-megaflows >/dev/null || fail "cannot disable megaflows"
   echo "ovs-appctl upcall/enable-megaflows" >>"$CASE_DIR/cleanup"
   ovs-dpctl del-flows system@ovs-system || fail "cannot flush the datapath's flows"
-  tool_start udp4 ovs-megaflow --proto udp --src-ip 10.231.13.1 --dst-ip 10.231.13.2 -i 600 -d 900
+  tool_start udp4 ovs-megaflow --proto udp --src-ip 10.231.13.1 --dst-ip 10.231.13.2 --details -i 600 -d 900
   tool_start udp6 ovs-megaflow --proto udp --src-ip fd00:231:13::1 --dst-ip fd00:231:13::2 -i 600 -d 900
   tool_start up4 ovs-upcall-latency --proto udp --src-ip 10.231.13.1 --dst-ip 10.231.13.2 -i 600 -d 900
   wait_ready udp4
@@ -86,6 +86,10 @@ case_megaflows() {
   expect_eq "IPv4 megaflows with 1 upcall and 1 install" "$UDP4" \
     "$(grep -c '^    upcalls 1  installs 1  modifies 0  deletes 0' "$CASE_DIR/udp4.out")"
   expect_same_lines "IPv4 megaflows as dump-flows shows them" "$CASE_DIR/dumped4" "$CASE_DIR/shown4"
+  # --details: one row per install, its upcall, the flow as dump-flows shows it.
+  awk '$2 == "install"' "$CASE_DIR/udp4.out" | sed -E 's/.* ufid:[^ ]+ //' | sort >"$CASE_DIR/rows4"
+  expect_same_lines "IPv4 install rows (--details) as dump-flows shows them" "$CASE_DIR/dumped4" "$CASE_DIR/rows4"
+  expect_eq "IPv4 install rows with 1 upcall" "$UDP4" "$(awk '$2 == "install" && $3 == 1' "$CASE_DIR/udp4.out" | wc -l)"
   expect_same_lines "every megaflow (wildcarded, then exact) as dump-flows shows it" "$CASE_DIR/dumped" \
     "$CASE_DIR/shown"
   expect_match "the datapath flush seen" "^datapath flushes \(every flow deleted\): [1-9]" "$(out_of all)"
