@@ -7,6 +7,7 @@ return {
   ["drop-details"] = { "eth_drop" },
   ["ovs-upcall-latency"] = { "ovs_upcall_latency_summary" },
   ["ovs-drops"] = { "ovs-kernel-module-drop-monitor", "ovs-kernel-module-drop-monitor.py" },
+  ["ovs-megaflow"] = { "ovs_userspace_megaflow", "ovs_userspace_megaflow.py" },
   ["drop-summary"] = { "kernel_drop_stack_stats_summary_all", "kernel_drop_stack_stats_summary" },
   ["futex-latency"] = { "futex", "futex.bt" },
   ["lock-latency"] = { "pthread_rwlock_wrlock", "pthread_rwlock_wrlock.bt", "pthread_rwlock_wrlock-stack",

@@ -137,6 +137,9 @@ lab_shapes() {
     compile ovs-upcall-latency -i 600 -d 900 &&
     compile ovs-upcall-latency --proto udp --src-ip 10.231.11.1 --dst-ip 10.231.11.2 -i 600 -d 900 &&
     compile ovs-upcall-latency --proto udp --src-ip fd00:231:11::1 --dst-ip fd00:231:11::2 -i 600 -d 900 &&
+    compile ovs-megaflow -i 600 -d 900 &&
+    compile ovs-megaflow --proto udp --src-ip 10.231.13.1 --dst-ip 10.231.13.2 --details -i 600 -d 900 &&
+    compile ovs-megaflow --proto udp --src-ip fd00:231:13::1 --dst-ip fd00:231:13::2 -i 600 -d 900 &&
     compile ovs-drops -i 600 -d 900 &&
     compile ovs-drops --src-ip 10.231.14.1 -i 600 -d 900 &&
     compile ip-defrag --host 10.231.1.1,fd00:231:1::1 --format json -i 1 -d 120 &&
