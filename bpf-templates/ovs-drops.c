@@ -54,16 +54,18 @@ BPF_ARRAY(ovs_text, struct ovs_text_range, 1);
 BPF_STACK_TRACE(stacks, 4096);
 #endif
 
-/* A packet and the flow key the datapath handles it with. */
+/* A packet and the flow key the datapath handles it with; for a call
+ * followed to its return, the stack at its entry (a kretprobe's stack
+ * ends at the trampoline before 5.15). */
 struct ovs_skb_key {
   u64 skb;
   u64 key;
+  s64 stack_id;
 };
 /* Per thread: the skb of an upcall or meter in flight, the skb whose
  * actions run, and the skb counted under 1, 2 or 4 that the module may
  * still free. */
-BPF_HASH(ovs_upcall_skb, u64, struct ovs_skb_key, 10240);
-BPF_HASH(ovs_meter_skb, u64, struct ovs_skb_key, 10240);
+BPF_HASH(ovs_call_skb, u64, struct ovs_skb_key, 10240);
 BPF_HASH(ovs_exec_skb, u64, struct ovs_skb_key, 10240);
 BPF_HASH(ovs_counted_skb, u64, u64, 10240);
 
@@ -75,8 +77,19 @@ static __always_inline int ovs_drop_match(struct sk_buff *skb)
   return 1;
 }
 
+/* --stacks: the kernel stack here, else -1. */
+static __always_inline s32 ovs_stack(void *ctx)
+{
+#if STACKS
+  return stacks.get_stackid(ctx, 0);
+#else
+  return -1;
+#endif
+}
+
 /* key: the struct sw_flow_key of the packet, 0 when not known. */
-static __always_inline void ovs_drop_count(void *ctx, struct sk_buff *skb, u32 kind, u32 code, u64 location, u64 key)
+static __always_inline void ovs_drop_count(struct sk_buff *skb, u32 kind, u32 code, u64 location, u64 key,
+                                           s32 stack_id)
 {
   struct ovs_drop_key k;
   __builtin_memset(&k, 0, sizeof(k));
@@ -88,11 +101,7 @@ static __always_inline void ovs_drop_count(void *ctx, struct sk_buff *skb, u32 k
   if (fk && !vns_read(&k.recirc_id, sizeof(k.recirc_id), &fk->recirc_id) &&
       !vns_read(&k.ct_state, sizeof(k.ct_state), &fk->ct_state))
     k.has_key = 1;
-#if STACKS
-  k.stack_id = stacks.get_stackid(ctx, 0);
-#else
-  k.stack_id = -1;
-#endif
+  k.stack_id = stack_id;
   drops_count(&k);
 }
 
@@ -115,7 +124,7 @@ int kprobe__ovs_execute_actions(struct pt_regs *ctx)
   u32 len = 1;
   if (vns_read(&len, sizeof(len), &acts->actions_len) || len != 0)
     return 0;
-  ovs_drop_count(ctx, skb, OVS_DROP_NO_ACTIONS, 0, 0, sk.key);
+  ovs_drop_count(skb, OVS_DROP_NO_ACTIONS, 0, 0, sk.key, ovs_stack(ctx));
   ovs_remember((u64)skb);
   return 0;
 }
@@ -131,59 +140,57 @@ int kretprobe__ovs_execute_actions(struct pt_regs *ctx)
   return 0;
 }
 
-/* ovs_dp_upcall(dp, skb, key, upcall_info, cutlen) */
+/* ovs_dp_upcall(dp, skb, key, upcall_info, cutlen) and
+ * ovs_meter_execute(dp, skb, key, meter_id): the skb and key of the call,
+ * per thread from entry to return (neither runs inside the other). */
+static __always_inline int ovs_call_entry(struct pt_regs *ctx)
+{
+  struct sk_buff *skb = (struct sk_buff *)PT_REGS_PARM2(ctx);
+  if (!ovs_drop_match(skb))
+    return 0;
+  u64 id = bpf_get_current_pid_tgid();
+  struct ovs_skb_key sk = { .skb = (u64)skb, .key = PT_REGS_PARM3(ctx), .stack_id = ovs_stack(ctx) };
+  ovs_call_skb.update(&id, &sk);
+  return 0;
+}
+
+/* At the return: a drop of kind with code when failed, counted once. */
+static __always_inline int ovs_call_return(struct pt_regs *ctx, int failed, u32 kind, u32 code)
+{
+  u64 id = bpf_get_current_pid_tgid();
+  struct ovs_skb_key *p = ovs_call_skb.lookup(&id);
+  if (!p)
+    return 0;
+  struct ovs_skb_key sk = *p;
+  ovs_call_skb.delete(&id);
+  if (!failed)
+    return 0;
+  ovs_drop_count((struct sk_buff *)sk.skb, kind, code, 0, sk.key, sk.stack_id);
+  ovs_remember(sk.skb);
+  return 0;
+}
+
 int kprobe__ovs_dp_upcall(struct pt_regs *ctx)
 {
-  struct sk_buff *skb = (struct sk_buff *)PT_REGS_PARM2(ctx);
-  if (!ovs_drop_match(skb))
-    return 0;
-  u64 id = bpf_get_current_pid_tgid();
-  struct ovs_skb_key sk = { .skb = (u64)skb, .key = PT_REGS_PARM3(ctx) };
-  ovs_upcall_skb.update(&id, &sk);
-  return 0;
+  return ovs_call_entry(ctx);
 }
 
+/* 0 or -errno */
 int kretprobe__ovs_dp_upcall(struct pt_regs *ctx)
 {
-  u64 id = bpf_get_current_pid_tgid();
-  struct ovs_skb_key *p = ovs_upcall_skb.lookup(&id);
-  if (!p)
-    return 0;
-  struct ovs_skb_key sk = *p;
-  ovs_upcall_skb.delete(&id);
   int ret = (int)PT_REGS_RC(ctx);
-  if (ret == 0)
-    return 0;
-  ovs_drop_count(ctx, (struct sk_buff *)sk.skb, OVS_DROP_UPCALL, ret < 0 ? -ret : ret, 0, sk.key);
-  ovs_remember(sk.skb);
-  return 0;
+  return ovs_call_return(ctx, ret != 0, OVS_DROP_UPCALL, ret < 0 ? -ret : ret);
 }
 
-/* ovs_meter_execute(dp, skb, key, meter_id): true drops the packet. */
 int kprobe__ovs_meter_execute(struct pt_regs *ctx)
 {
-  struct sk_buff *skb = (struct sk_buff *)PT_REGS_PARM2(ctx);
-  if (!ovs_drop_match(skb))
-    return 0;
-  u64 id = bpf_get_current_pid_tgid();
-  struct ovs_skb_key sk = { .skb = (u64)skb, .key = PT_REGS_PARM3(ctx) };
-  ovs_meter_skb.update(&id, &sk);
-  return 0;
+  return ovs_call_entry(ctx);
 }
 
+/* bool: true drops the packet */
 int kretprobe__ovs_meter_execute(struct pt_regs *ctx)
 {
-  u64 id = bpf_get_current_pid_tgid();
-  struct ovs_skb_key *p = ovs_meter_skb.lookup(&id);
-  if (!p)
-    return 0;
-  struct ovs_skb_key sk = *p;
-  ovs_meter_skb.delete(&id);
-  if (!(PT_REGS_RC(ctx) & 0xff))   /* bool */
-    return 0;
-  ovs_drop_count(ctx, (struct sk_buff *)sk.skb, OVS_DROP_METER_BAND, 0, 0, sk.key);
-  ovs_remember(sk.skb);
-  return 0;
+  return ovs_call_return(ctx, (PT_REGS_RC(ctx) & 0xff) != 0, OVS_DROP_METER_BAND, 0);
 }
 
 static __always_inline int ovs_freed(void *ctx, struct sk_buff *skb, u64 location, u32 reason)
@@ -207,7 +214,7 @@ static __always_inline int ovs_freed(void *ctx, struct sk_buff *skb, u64 locatio
     return 0;
   struct ovs_skb_key *exec = ovs_exec_skb.lookup(&id);
   u64 key = exec && exec->skb == (u64)skb ? exec->key : 0;
-  ovs_drop_count(ctx, skb, OVS_DROP_FREED, reason, location, key);
+  ovs_drop_count(skb, OVS_DROP_FREED, reason, location, key, ovs_stack(ctx));
   return 0;
 }
 

@@ -41,7 +41,7 @@ local ERRNO = { [4] = "EINTR", [11] = "EAGAIN", [12] = "ENOMEM", [19] = "ENODEV"
                 [512] = "ERESTARTSYS" }
 
 -- net/openvswitch/drop.h (6.4+): SKB_DROP_REASON_SUBSYS_OPENVSWITCH in
--- the top 16 bits (3 while mac80211 had two subsystems, 2 since), then
+-- the top 16 bits (3 as in 6.4, 2 in 6.18 where mac80211 has one), then
 -- the reasons in this order from 1 (6.4 named the first and the
 -- explicit ones OVS_DROP_FLOW, _EXPLICIT_ACTION, _EXPLICIT_ACTION_ERROR).
 -- Only frees from the module's text are counted, so any subsystem code
