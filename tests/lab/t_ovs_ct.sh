@@ -68,6 +68,10 @@ case_ct_trace() {
   # forwarded): OVS leaves its entry strict.
   ovs-ofctl add-flow "${PFX}br" "table=1,priority=200,tcp,tp_dst=7002,ct_state=+trk+new,actions=ct(commit,zone=5)" ||
     fail "cannot add the commit-only rule"
+  # Megaflows stay while the test reads them (vswitchd's revalidator,
+  # slow under emulation, otherwise evicts idle ones early).
+  ovs-vsctl set Open_vSwitch . other_config:max-idle=600000 || fail "cannot set max-idle"
+  echo "ovs-vsctl remove Open_vSwitch . other_config max-idle" >>"$CASE_DIR/cleanup"
   ip netns exec "$NS_B" perl -MIO::Socket::INET -e '
     my $s = IO::Socket::INET->new(LocalPort => 7000, Listen => 1, ReuseAddr => 1) or die "listen: $!\n";
     print "listening\n"; STDOUT->flush;
@@ -106,13 +110,18 @@ case_ct_trace() {
       fail "cannot send the SYN+FIN segment"
     sleep 0.5
   done
-  sleep 2   # the server closes after 2 s
+  # The +inv megaflow's packets (its mask covers new and est too:
+  # ct_state(-new-est+inv+trk)).
   local invalid entries dropped
+  for ((i = 0; i < 50; i++)); do
+    dropped=$(ovs_flow_packets system@ovs-system 'ct_state\([^)]*\+inv[^)]*\).*actions:drop')
+    [ "$dropped" -gt 0 ] && break
+    sleep 0.1
+  done
+  ovs-dpctl dump-flows system@ovs-system
+  sleep 2   # the server closes after 2 s
   invalid=$(($(ct_stat "$NS_ROOT" invalid) - invalid0))
   entries=$(ovs-appctl dpctl/dump-conntrack zone=5 | grep -c "src=$ip_a,dst=$ip_b,sport=[0-9]*,dport=7000")
-  # (the megaflow's mask covers new and est too: ct_state(-new-est+inv+trk))
-  ovs-dpctl dump-flows system@ovs-system
-  dropped=$(ovs_flow_packets system@ovs-system 'ct_state\([^)]*\+inv[^)]*\).*actions:drop')
   tool_stop js INT
   tool_stop od INT
   cp "$CASE_DIR/js.out" "$REPO_DIR/build/lab-ovs-ct-trace-$(uname -r).json" 2>/dev/null
@@ -143,15 +152,17 @@ case_ct_trace() {
   # (__ovs_ct_lookup: nf_ct_set_tcp_be_liberal, after 5.10): its ct()
   # accepts the out-of-window segment unjudged; B's own conntrack, where
   # it tracks, gives the reason. 5.10's ct() judges it.
-  local oow="ESTABLISHED nil"
-  [ "$(uname -r | awk -F. '{print $1 * 1000 + $2}')" -gt 5010 ] || oow="INVALID SEQ is"
+  # An RST far out of the window of an entry that saw no reply: 5.10
+  # closes the entry unchecked; later kernels check its window.
+  local oow="ESTABLISHED nil" rst="1 true"
+  if [ "$(uname -r | awk -F. '{print $1 * 1000 + $2}')" -le 5010 ]; then oow="INVALID SEQ is" rst=""; fi
   expect_eq "the out-of-window segment at ct()" "$oow" \
     "$(jsonq js "(function() local ct, why for _, r in ipairs(lines) do if r.type == 'event' and r.seq == 1 << 30 and r.dport == 7000 and $ports then
        if r.probe == 'ovs-ct' then ct = r.ctinfo elseif r.probe == 'invalid' then why = r.reason:match('SEQ is') end end end
        return tostring(ct) .. ' ' .. tostring(why) end)()")"
   echo "the out-of-window segment in B: $(jsonq js "(function() for _, r in ipairs(lines) do
     if r.type == 'event' and r.seq == 1 << 30 and r.dport == 7000 and r.probe == 'invalid' then return r.dev .. ': ' .. r.reason end end end)()")"
-  expect_eq "the out-of-window RST of the strict entry: conntrack's reason at ct(), with the window" "1 true" \
+  expect_eq "the out-of-window RST of the strict entry: conntrack's reason at ct(), with the window" "$rst" \
     "$(jsonq js "(function() for _, r in ipairs(lines) do if r.type == 'event' and r.probe == 'invalid' and r.tcp_flags == 'R' and $ports
        then return tostring(r.seq == 1 << 30 and r.reason:match('SEQ is') ~= nil and 1 or 0) .. ' ' .. tostring(r.window ~= nil) end end end)()")"
   expect_eq "the SYN+FIN segment: invalid, why, and no entry after ct()" "invalid tcp flag combination INVALID" \
