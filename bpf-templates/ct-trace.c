@@ -15,6 +15,8 @@
 #include <vns/tp.h>
 #include <vns/dev.h>
 #include <vns/flow.h>
+#include <vns/ovs_layout.h>
+{{ LAYOUT_CHECKS }}
 
 {{ TRACEPOINTS }}
 {{ BUDGET }}
@@ -56,7 +58,8 @@ struct event {
   u8 has_ct;
   u8 has_ports;
   u8 has_window;
-  u8 pad[7];
+  u8 ovs_commit;     /* ovs-ct: the action was ct(commit) */
+  u8 pad[6];
   char dev[16];
   char reason[64];
 };
@@ -191,36 +194,42 @@ VNS_TP(skb, kfree_skb)
  * optional, e.g. ovs_ct_execute without the openvswitch module).
  * The skb a lookup was given, per thread, from entry to return: one map
  * per function, as ovs_ct_execute calls nf_conntrack_in. */
-BPF_HASH(in_conntrack, u64, struct sk_buff *, 10240);
-BPF_HASH(in_ovs_ct, u64, struct sk_buff *, 10240);
+struct ct_call {
+  struct sk_buff *skb;
+  u32 commit;        /* ovs_ct_execute: ct(commit) */
+};
+BPF_HASH(in_conntrack, u64, struct ct_call, 10240);
+BPF_HASH(in_ovs_ct, u64, struct ct_call, 10240);
 
 /* ovs: 1 for ovs_ct_execute's map, 0 for nf_conntrack_in's (a BCC map
  * cannot be passed by pointer). */
-static __always_inline int lookup_entry(struct sk_buff *skb, int ovs)
+static __always_inline int lookup_entry(struct sk_buff *skb, int ovs, u32 commit)
 {
   struct event ev = {};
   if (!packet(skb, &ev))
     return 0;
   u64 id = bpf_get_current_pid_tgid();
+  struct ct_call call = { .skb = skb, .commit = commit };
   if (ovs)
-    in_ovs_ct.update(&id, &skb);
+    in_ovs_ct.update(&id, &call);
   else
-    in_conntrack.update(&id, &skb);
+    in_conntrack.update(&id, &call);
   return 0;
 }
 
 static __always_inline int lookup_return(struct pt_regs *ctx, int ovs)
 {
   u64 id = bpf_get_current_pid_tgid();
-  struct sk_buff **skbp = ovs ? in_ovs_ct.lookup(&id) : in_conntrack.lookup(&id);
-  if (!skbp)
+  struct ct_call *call = ovs ? in_ovs_ct.lookup(&id) : in_conntrack.lookup(&id);
+  if (!call)
     return 0;
-  struct sk_buff *skb = *skbp;
+  struct sk_buff *skb = call->skb;
+  u32 commit = call->commit;
   if (ovs)
     in_ovs_ct.delete(&id);
   else
     in_conntrack.delete(&id);
-  struct event ev = { .probe = ovs ? P_OVS_CT : P_CONNTRACK };
+  struct event ev = { .probe = ovs ? P_OVS_CT : P_CONNTRACK, .ovs_commit = commit };
   if (!packet(skb, &ev))
     return 0;
   ct_fields(skb, &ev, 0);
@@ -230,7 +239,7 @@ static __always_inline int lookup_return(struct pt_regs *ctx, int ovs)
 
 int kprobe_by_script__conntrack_in_entry(struct pt_regs *ctx)
 {
-  return lookup_entry((struct sk_buff *)PT_REGS_PARM{{ CONNTRACK_IN_SKB_ARG }}(ctx), 0);
+  return lookup_entry((struct sk_buff *)PT_REGS_PARM{{ CONNTRACK_IN_SKB_ARG }}(ctx), 0, 0);
 }
 
 int kprobe_by_script__conntrack_in_return(struct pt_regs *ctx)
@@ -240,7 +249,11 @@ int kprobe_by_script__conntrack_in_return(struct pt_regs *ctx)
 
 int kprobe_by_script__ovs_ct_entry(struct pt_regs *ctx)
 {
-  return lookup_entry((struct sk_buff *)PT_REGS_PARM2(ctx), 1);
+  /* ovs_ct_execute(net, skb, key, info): commit is info's first bit. */
+  struct vns_ovs_conntrack_info *info = (struct vns_ovs_conntrack_info *)PT_REGS_PARM4(ctx);
+  u8 flags = 0;
+  vns_read(&flags, sizeof(flags), &info->flags);
+  return lookup_entry((struct sk_buff *)PT_REGS_PARM2(ctx), 1, flags & VNS_OVS_CT_COMMIT);
 }
 
 int kprobe_by_script__ovs_ct_return(struct pt_regs *ctx)

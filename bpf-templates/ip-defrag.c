@@ -193,7 +193,9 @@ static __always_inline int freed(struct sk_buff *skb, u64 location, u32 reason)
   } else if (reason == REASON_TIMEOUT) {
     d->timeout = 1;
   } else if (reason == REASON_TOO_FAR) {
+    /* The queue is emptied and starts again: what it held is gone. */
     d->too_far = 1;
+    __sync_fetch_and_add(&d->bytes, -(u64)fr.len);
   } else if (in_reassembler(location)) {
     __sync_fetch_and_add(&d->overlaps, 1);
   } else {

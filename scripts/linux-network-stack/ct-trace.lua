@@ -29,6 +29,10 @@ local output = require "vns.output"
 local template = require "vns.template"
 local tool = require "vns.tool"
 local tracepoint = require "vns.tracepoint"
+local virtlayout = require "vns.virtlayout"
+
+-- The ct() action's commit bit, read at ovs_ct_execute (vns/ovs_layout.h).
+local OVS_LAYOUT = { { "vns_ovs_conntrack_info", "flags", "ovs_conntrack_info", "commit" } }
 
 local function variant_of(opts)
   if opts.variant ~= "auto" then return opts.variant end
@@ -69,6 +73,7 @@ local function program(opts, f)
     tps = tracepoint.code(tracepoint.probe("net", "net_dev_queue"), tracepoint.probe("skb", "kfree_skb"))
   end
   return template.render(template.read("ct-trace.c"), {
+    LAYOUT_CHECKS = virtlayout.checks("openvswitch", OVS_LAYOUT),
     TRACEPOINTS = tps,
     BUDGET = budget.code(opts),
     FILTER_MAPS = f.decls,
@@ -165,6 +170,8 @@ end
 -- ---- events ---------------------------------------------------------------------
 
 local PROBES = { "egress", "drop", "conntrack", "invalid", "ovs-ct" }
+-- ovs_ct_execute runs both OVS's ct() lookups and its ct(commit)s.
+local OVS_COMMIT = "ovs-commit"
 local CTINFO = { [0] = "ESTABLISHED", "RELATED", "NEW", "ESTABLISHED_REPLY", "RELATED_REPLY", [7] = "UNTRACKED" }
 local TCP_STATES = { [0] = "NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK",
                      "TIME_WAIT", "CLOSE", "SYN_SENT2" }
@@ -189,7 +196,8 @@ local function probe_of(_, ev)
   if ev.probe == 3 then verdict = VERDICTS[ev.verdict] or tostring(ev.verdict)
   elseif ev.probe == 5 then verdict = ev.verdict == 0 and "OK" or ("ERR " .. ev.verdict)
   elseif ev.probe == 2 then verdict = "DROP" end
-  return { probe = PROBES[ev.probe] or tostring(ev.probe), verdict = verdict }
+  local probe = ev.probe == 5 and ev.ovs_commit ~= 0 and OVS_COMMIT or PROBES[ev.probe] or tostring(ev.probe)
+  return { probe = probe, verdict = verdict }
 end
 
 -- With no entry after a lookup, conntrack found the packet invalid.
@@ -236,7 +244,7 @@ local row = {
   record_bytes = 192,
   fields = { { "ts", "ts_ns", wall_time = true }, { "dev", omit_empty = true } },
   hooks = {
-    { fields = { "probe", "verdict" }, decode = probe_of },
+    { fields = { "probe", "verdict", "ovs_commit" }, decode = probe_of },
     { fields = { "has_ct", "ctinfo", "status", "zone", "mark", "ct", "proto", "tcp_state", "probe" }, decode = ct_of },
     { fields = FLOW, decode = flow_of },
     { fields = { "proto", "tcp_flags", "seq", "ack", "win" }, decode = tcp_of, cache = false },

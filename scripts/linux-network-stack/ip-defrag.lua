@@ -183,8 +183,9 @@ end
 
 local function status_of(d)
   if d.last ~= 0 and d.length > 0 and d.bytes == d.length then return "complete" end
-  if d.timeout ~= 0 then return "timeout" end
+  -- A fragment dropped too far leaves the rest to time out: the cause.
   if d.too_far ~= 0 then return "too-far" end
+  if d.timeout ~= 0 then return "timeout" end
   if d.overlaps > 0 then return "overlap" end
   if d.drops > 0 then return "dropped" end
   return "incomplete"

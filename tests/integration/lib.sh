@@ -230,6 +230,13 @@ send_udp_from() {
   ' "$2" "$3" "$4" "$5" "${6:-1}" || fail "sending $5 datagrams $4 -> $2:$3 from $1 failed"
 }
 
+# ct_stat NS NAME: a conntrack counter of NS, summed over the CPUs' rows (hex).
+ct_stat() {
+  N=$2 ip netns exec "$1" perl -lane 'if ($. == 1) { ($c) = grep { $F[$_] eq $ENV{N} } 0 .. $#F; next }
+    $s += hex $F[$c]; END { print $s + 0 }' /proc/net/stat/nf_conntrack 2>/dev/null ||
+    fail "cannot read /proc/net/stat/nf_conntrack in $1"
+}
+
 # Datagrams are dropped in softirq right after the send; give it a moment.
 settle() { sleep 0.3; }
 

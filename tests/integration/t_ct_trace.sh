@@ -36,13 +36,6 @@ nft_packets() {
   ip netns exec "$1" nft list chain inet vnst through | sed -n "s/.*ct state $2 counter packets \([0-9]*\).*/\1/p"
 }
 
-# ct_stat NS NAME: a conntrack counter of NS, summed over the CPUs' rows (hex).
-ct_stat() {
-  N=$2 ip netns exec "$1" perl -lane 'if ($. == 1) { ($c) = grep { $F[$_] eq $ENV{N} } 0 .. $#F; next }
-    $s += hex $F[$c]; END { print $s + 0 }' /proc/net/stat/nf_conntrack 2>/dev/null ||
-    fail "cannot read /proc/net/stat/nf_conntrack in $1"
-}
-
 case_connection_and_invalid() {
   need_root
   need_cmd perl lua5.4 nft

@@ -142,8 +142,10 @@ lab_shapes() {
     compile ovs-megaflow --proto udp --src-ip fd00:231:13::1 --dst-ip fd00:231:13::2 -i 600 -d 900 &&
     compile ovs-drops -i 600 -d 900 &&
     compile ovs-drops --src-ip 10.231.14.1 -i 600 -d 900 &&
+    compile ovs-drops --src-ip 10.231.14.1 --stacks -i 600 -d 900 &&
     compile ip-defrag --host 10.231.1.1,fd00:231:1::1 --format json -i 1 -d 120 &&
     compile ip-defrag --dev vnslab0 -i 60 -d 120 &&
+    compile ip-defrag --host 10.231.1.1 --dev vnslab0 --format json -i 1 -d 120 &&
     compile ip-defrag --src-ip 10.231.77.1 -i 60 -d 60 &&
     compile ct-trace --filter "host 10.231.1.2 and host 10.231.2.2 and tcp" --format json -i 1 -d 300 || return 1
 }

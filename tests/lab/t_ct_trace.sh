@@ -12,12 +12,6 @@
 
 tx_packets() { ip -n "$1" -s -j link show "$2" | lua5.4 -e 'print(io.read("a"):match("\"tx\":{[^}]-\"packets\":(%d+)"))'; }
 
-ct_stat() {
-  N=$2 ip netns exec "$1" perl -lane 'if ($. == 1) { ($c) = grep { $F[$_] eq $ENV{N} } 0 .. $#F; next }
-    $s += hex $F[$c]; END { print $s + 0 }' /proc/net/stat/nf_conntrack 2>/dev/null ||
-    fail "cannot read /proc/net/stat/nf_conntrack in $1"
-}
-
 case_kprobes() {
   need_root
   need_cmd perl lua5.4 nft

@@ -31,7 +31,7 @@ function T.drops_filter_in_every_probe()
   local match = text:match("ovs_drop_match%(struct sk_buff %*skb%)\n(%b{})")
   has(match, "0x100000a")
   local _, uses = text:gsub("if %(!ovs_drop_match%(skb%)%)", "")
-  h.eq(uses, 3)   -- empty actions, upcall, kfree_skb
+  h.eq(uses, 3)   -- ovs_execute_actions, the upcall and meter calls, kfree_skb
   has(text, "VNS_TP(skb, kfree_skb)")
   has(text, "struct vns_sw_flow_actions *acts")
 end

@@ -28,6 +28,30 @@ struct vns_sw_flow_actions {
   u32 actions_len;  /* 0: the flow drops what it matches */
 };
 
+/* struct sw_flow_key (flow.h): the flow key the datapath extracted for a
+ * packet (and after each recirculation); only what the tools read:
+ * tun_key (struct ip_tunnel_key) is 56 bytes 4.19-6.1, phy is packed. */
+struct vns_sw_flow_key {
+  u8 tun_opts[256];     /* tun_opts[255], tun_opts_len */
+  u8 tun_key[56];
+  u8 phy[10];           /* priority, skb_mark, in_port */
+  u8 mac_proto;
+  u8 tun_proto;
+  u32 ovs_flow_hash;
+  u32 recirc_id;        /* 0: the packet's first pass */
+  u8 eth[22];
+  u8 ct_state;          /* OVS_CS_F_* of the last ct() */
+};
+
+/* struct ovs_conntrack_info (conntrack.c): a ct() action's arguments. */
+struct vns_ovs_conntrack_info {
+  void *helper;
+  u32 zone;         /* struct nf_conntrack_zone */
+  void *ct;
+  u8 flags;         /* bitfields from bit 0: commit, nat (3), force, have_eventmask */
+};
+#define VNS_OVS_CT_COMMIT 1
+
 /* include/uapi/linux/openvswitch.h */
 #define VNS_OVS_PACKET_CMD_MISS 1
 
