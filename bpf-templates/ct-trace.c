@@ -208,7 +208,7 @@ static __always_inline int lookup_entry(struct sk_buff *skb, int ovs, u32 commit
   struct event ev = {};
   if (!packet(skb, &ev))
     return 0;
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   struct ct_call call = { .skb = skb, .commit = commit };
   if (ovs)
     in_ovs_ct.update(&id, &call);
@@ -219,7 +219,7 @@ static __always_inline int lookup_entry(struct sk_buff *skb, int ovs, u32 commit
 
 static __always_inline int lookup_return(struct pt_regs *ctx, int ovs)
 {
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   struct ct_call *call = ovs ? in_ovs_ct.lookup(&id) : in_conntrack.lookup(&id);
   if (!call)
     return 0;

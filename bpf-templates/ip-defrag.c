@@ -222,14 +222,14 @@ int kprobe_by_script__insert(struct pt_regs *ctx)
   struct frag fr = {};
   if (!tracked(skb, &fr))
     return 0;
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   inserting.update(&id, &fr);
   return 0;
 }
 
 int kprobe_by_script__insert_return(struct pt_regs *ctx)
 {
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   struct frag *fr = inserting.lookup(&id);
   if (!fr)
     return 0;

@@ -107,7 +107,7 @@ static __always_inline void ovs_drop_count(struct sk_buff *skb, u32 kind, u32 co
 
 static __always_inline void ovs_remember(u64 skb)
 {
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   ovs_counted_skb.update(&id, &skb);
 }
 
@@ -118,7 +118,7 @@ int kprobe__ovs_execute_actions(struct pt_regs *ctx)
   struct vns_sw_flow_actions *acts = (struct vns_sw_flow_actions *)PT_REGS_PARM3(ctx);
   if (!ovs_drop_match(skb))
     return 0;
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   struct ovs_skb_key sk = { .skb = (u64)skb, .key = PT_REGS_PARM4(ctx) };
   ovs_exec_skb.update(&id, &sk);
   u32 len = 1;
@@ -134,7 +134,7 @@ int kprobe__ovs_execute_actions(struct pt_regs *ctx)
  * frees it in this call any more. */
 int kretprobe__ovs_execute_actions(struct pt_regs *ctx)
 {
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   ovs_counted_skb.delete(&id);
   ovs_exec_skb.delete(&id);
   return 0;
@@ -148,7 +148,7 @@ static __always_inline int ovs_call_entry(struct pt_regs *ctx)
   struct sk_buff *skb = (struct sk_buff *)PT_REGS_PARM2(ctx);
   if (!ovs_drop_match(skb))
     return 0;
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   struct ovs_skb_key sk = { .skb = (u64)skb, .key = PT_REGS_PARM3(ctx), .stack_id = ovs_stack(ctx) };
   ovs_call_skb.update(&id, &sk);
   return 0;
@@ -157,7 +157,7 @@ static __always_inline int ovs_call_entry(struct pt_regs *ctx)
 /* At the return: a drop of kind with code when failed, counted once. */
 static __always_inline int ovs_call_return(struct pt_regs *ctx, int failed, u32 kind, u32 code)
 {
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   struct ovs_skb_key *p = ovs_call_skb.lookup(&id);
   if (!p)
     return 0;
@@ -204,7 +204,7 @@ static __always_inline int ovs_freed(void *ctx, struct sk_buff *skb, u64 locatio
   void *dev = 0;
   if (vns_read(&dev, sizeof(dev), &skb->dev) || !dev)
     return 0;
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   u64 *counted = ovs_counted_skb.lookup(&id);
   if (counted && *counted == (u64)skb) {
     ovs_counted_skb.delete(&id);

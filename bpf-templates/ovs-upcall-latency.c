@@ -120,7 +120,7 @@ static __always_inline u64 ovs_upcall_key(struct sk_buff *skb)
   int ok = proto == vns_htons(ETH_P_IP) ? vns_flow_ipv4(&f, l3)
            : proto == vns_htons(ETH_P_IPV6) ? vns_flow_ipv6(&f, l3) : 0;
   u64 key = ok ? ovs_packet_id(&f, l3) : 0;
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   ovs_upcall_inflight.update(&id, &key);
   return key;
 }
@@ -139,7 +139,7 @@ static __always_inline int ovs_upcall_is_miss(struct pt_regs *ctx)
  * it as lost and frees the packet), else 0. */
 static __always_inline u64 ovs_upcall_failed_key(struct pt_regs *ctx)
 {
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   u64 *key = ovs_upcall_inflight.lookup(&id);
   if (!key)
     return 0;

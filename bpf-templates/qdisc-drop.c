@@ -115,14 +115,14 @@ int kprobe____dev_queue_xmit(struct pt_regs *ctx, struct sk_buff *skb)
   struct pending p = {};
   if (!drop_of(skb, &p))
     return 0;
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   xmit_pending.update(&id, &p);
   return 0;
 }
 
 int kretprobe____dev_queue_xmit(struct pt_regs *ctx)
 {
-  u64 id = bpf_get_current_pid_tgid();
+  u64 id = vns_call_key();
   struct pending *p = xmit_pending.lookup(&id);
   if (!p)
     return 0;

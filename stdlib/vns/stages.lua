@@ -28,7 +28,8 @@
 --           or a table by probe kind ({ tracepoint = "skbaddr", kprobe = 2 })
 --           for a stage of probes of several kinds
 --   key     the session key: "skb" (default: the skb's address),
---           "pid_tgid", or template.code(C) for any other u64 expression
+--           "pid_tgid" (the thread; the CPU for the idle tasks, which all
+--           have pid 0: vns_call_key), or template.code(C) for any other u64
 --   cond    template.code(C): an extra condition, in the entry (where
 --           `args` or `ctx` has its probe's type), e.g. a ctxfilter expr
 --   filter  a flow filter (vns.filter.compile, each filter of a kit with
@@ -141,7 +142,7 @@ local function check_stage(i, s, seen)
     assert(st.skb, "stages: stage " .. s.name .. " has no skb: give it a key")
     st.key = "(u64)skb"
   elseif key == "pid_tgid" then
-    st.key = "bpf_get_current_pid_tgid()"
+    st.key = "vns_call_key()"
   else
     assert(template.is_typed(key), "stages: key is \"skb\", \"pid_tgid\" or template.code(C)")
     st.key = key.text

@@ -19,4 +19,13 @@
 #define VNS_VALUE(T, v) \
   ({ u64 __vns_v; asm volatile("%0 = " #v " ll" : "=r"(__vns_v)); (T)__vns_v; })
 
+/* The key of a call from a kprobe to its kretprobe: the thread's
+ * pid_tgid, or, for the idle tasks (pid 0 on every CPU, which run the
+ * softirqs of idle CPUs), the CPU, so two CPUs' calls never share it. */
+static __always_inline u64 vns_call_key(void)
+{
+  u64 id = bpf_get_current_pid_tgid();
+  return id ? id : ~0ULL - bpf_get_smp_processor_id();
+}
+
 #endif
