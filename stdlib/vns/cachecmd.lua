@@ -14,14 +14,17 @@ local M = {}
 local USAGE = "usage: vnetscope compile TOOL [tool options] -o FILE|DIR "
               .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR]], or compile --all -o DIR [...]"
 
+-- compile's own options that take a value (the bash completion offers
+-- them too), and the field each sets.
+M.compile_options = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
+                      ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs" }
+
 -- Take compile's own options out of args; the rest are the tool's.
 local function split(args)
   local own, rest, i = {}, {}, 1
-  local takes = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
-                  ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs" }
   while i <= #args do
     local a = args[i]
-    local name = takes[a]
+    local name = M.compile_options[a]
     if name then
       if args[i + 1] == nil then errors.usage("compile: option %s needs a value; %s", a, USAGE) end
       own[name] = args[i + 1]
