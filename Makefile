@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 
 
-.PHONY: all deps build demo test unit lua-test integration bench install clean
+.PHONY: all deps build demo test unit lua-test integration bench install deb test-deb clean
 
 all: build
 
@@ -37,5 +37,15 @@ bench-%: build
 install: build
 	cmake --install $(BUILD)
 
+# The Debian packages (docs/packaging.md), from a build of their own
+# configured for /usr, into $(BUILD)/.
+DEB_BUILD ?= $(BUILD)-deb
+
+deb: deps
+	tools/install-deps.sh deb
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build $(DEB_BUILD) -j$(JOBS) --target vnetscope vnetscope-bcc vnetscope-docs
+	tools/make-deb.sh $(DEB_BUILD) $(BUILD)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(DEB_BUILD)
