@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 
 
-.PHONY: all deps build demo test unit lua-test integration bench install clean
+.PHONY: all deps build demo test unit lua-test integration bench install deb test-deb clean
 
 all: build
 
@@ -19,8 +19,8 @@ demo: build
 
 # The whole suite: C unit tests, Lua stdlib tests, integration tests on
 # the real kernel. Each prints its own summary line; all must pass.
-test: build
-	tools/run-tests.sh $(BUILD)
+test: build deb
+	VNST_DEB_BUILD=$(DEB_BUILD) tools/run-tests.sh $(BUILD)
 
 # Figures only, no timing assertions (docs/testing.md); all need root.
 # One after the other, even under make -j: each would be the others' noise.
@@ -37,5 +37,20 @@ bench-%: build
 install: build
 	cmake --install $(BUILD)
 
+# The Debian packages (docs/packaging.md), from a build of their own
+# configured for /usr, into $(BUILD)/.
+DEB_BUILD ?= $(BUILD)-deb
+
+deb: deps
+	tools/install-deps.sh deb
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build $(DEB_BUILD) -j$(JOBS) --target vnetscope vnetscope-bcc vnetscope-docs
+	tools/make-deb.sh $(DEB_BUILD) $(BUILD)
+
+# The packages installed in a fresh Debian 12 root (tests/deb/root.sh,
+# cached in /var/cache/vnetscope/deb-root); also part of make test.
+test-deb: deb
+	VNETSCOPE=$(DEB_BUILD)/vnetscope VNST_DEB_DIR=$(BUILD) tests/integration/run.sh tests/deb/t_install.sh
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(DEB_BUILD)

@@ -4,10 +4,13 @@
 #   tools/install-deps.sh        build, run, host tests and demo
 #   tools/install-deps.sh lab    the kernel lab (tests/lab): qemu, mmdebstrap
 #   tools/install-deps.sh bench  the others bench/ compares with: bpftrace, BCC's Python
+#   tools/install-deps.sh deb    make deb and its install test: dpkg-dev, mmdebstrap
 set -euo pipefail
 
 if [ "${1:-}" = lab ]; then
   packages=(qemu-system-x86 mmdebstrap e2fsprogs util-linux)
+elif [ "${1:-}" = deb ]; then
+  packages=(dpkg-dev binutils mmdebstrap)
 elif [ "${1:-}" = bench ]; then
   packages=(bpftrace python3-bpfcc bc)
 else
@@ -16,6 +19,7 @@ else
     libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev liblua5.4-dev
     libcmocka-dev lua5.4               # unit tests
     iproute2 nftables bpftool procps strace iputils-ping   # integration tests and demo
+    man-db                             # the generated man pages' test renders them
   )
 fi
 

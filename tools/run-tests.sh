@@ -15,6 +15,12 @@ echo "== Lua stdlib tests"
 echo "== Integration tests (real BPF, real traffic in private namespaces)"
 VNETSCOPE="$build/vnetscope" "$root/tests/integration/run.sh" || status=1
 
+echo "== Debian packages (make deb) installed in a fresh Debian 12 root"
+start=$SECONDS
+VNETSCOPE="${VNST_DEB_BUILD:-$build-deb}/vnetscope" VNST_DEB_DIR="$build" \
+  "$root/tests/integration/run.sh" "$root/tests/deb/t_install.sh" || status=1
+echo "== Debian packages: $((SECONDS - start)) s"
+
 echo "== Kernel lab (stock Debian kernel under qemu: kprobes, headers, tun)"
 "$root/tests/lab/run-suite.sh" "$build" || status=1
 

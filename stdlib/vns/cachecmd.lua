@@ -15,14 +15,18 @@ local USAGE = "usage: vnetscope compile TOOL [tool options] -o FILE|DIR "
               .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR]], "
               .. "or compile --all [--shard K/N] -o DIR [...]"
 
+-- compile's own options that take a value (the bash completion offers
+-- them too), and the field each sets.
+M.compile_options = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
+                      ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs",
+                      ["--shard"] = "shard" }
+
 -- Take compile's own options out of args; the rest are the tool's.
 local function split(args)
   local own, rest, i = {}, {}, 1
-  local takes = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
-                  ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs", ["--shard"] = "shard" }
   while i <= #args do
     local a = args[i]
-    local name = takes[a]
+    local name = M.compile_options[a]
     if name then
       if args[i + 1] == nil then errors.usage("compile: option %s needs a value; %s", a, USAGE) end
       own[name] = args[i + 1]

@@ -5,8 +5,9 @@ local errors = require "vns.errors"
 
 local commands = {}
 
-function commands.help()
-  io.write([[
+-- The commands, as --help prints them; vnetscope(1) and the bash
+-- completion are made from the same text (tools/gendoc.lua).
+local USAGE = [[
 vnetscope - eBPF diagnostics for Linux and virtualized networking
 
 Usage:
@@ -24,7 +25,10 @@ Usage:
 
 Example:
   vnetscope drop-summary -i 5 -d 60
-]])
+]]
+
+function commands.help()
+  io.write(USAGE)
   return 0
 end
 
@@ -87,6 +91,6 @@ function commands.tool(name, args)
   return tool:run(args)
 end
 
-return function(mode, target, args)
+return setmetatable({ usage = USAGE }, { __call = function(_, mode, target, args)
   return commands[mode](target, args) or 0
-end
+end })

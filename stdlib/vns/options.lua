@@ -128,16 +128,26 @@ function M.parse(specs, argv)
   return values
 end
 
-function M.help(tool, specs)
-  local out = { string.format("%s - %s\n\nUsage: vnetscope %s [options]\n\nOptions:", tool.name, tool.about, tool.name) }
+-- The rows of --help's option list, {flag, text} each, --help last: the
+-- man pages (tools/gendoc.lua) show the same rows.
+function M.help_rows(specs)
+  local rows = {}
   for _, s in ipairs(specs) do
     local flag = (s.short and ("-" .. s.short .. ", ") or "    ") .. "--" .. s.name
     if s.type == "choice" then flag = flag .. " " .. table.concat(s.values, "|")
     elseif s.type ~= "flag" then flag = flag .. " " .. (s.metavar or s.type:upper()) end
     local default = s.default ~= nil and string.format(" (default %s)", tostring(s.default)) or ""
-    out[#out + 1] = string.format("  %-28s %s%s", flag, s.help or "", default)
+    rows[#rows + 1] = { flag, (s.help or "") .. default }
   end
-  out[#out + 1] = "  -h, --help                   this text"
+  rows[#rows + 1] = { "-h, --help", "this text" }
+  return rows
+end
+
+function M.help(tool, specs)
+  local out = { string.format("%s - %s\n\nUsage: vnetscope %s [options]\n\nOptions:", tool.name, tool.about, tool.name) }
+  for _, row in ipairs(M.help_rows(specs)) do
+    out[#out + 1] = string.format("  %-28s %s", row[1], row[2])
+  end
   if tool.examples then
     out[#out + 1] = "\nExamples:"
     for _, e in ipairs(tool.examples) do out[#out + 1] = "  " .. e end
