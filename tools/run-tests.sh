@@ -15,6 +15,14 @@ echo "== Lua stdlib tests"
 echo "== Integration tests (real BPF, real traffic in private namespaces)"
 VNETSCOPE="$build/vnetscope" "$root/tests/integration/run.sh" || status=1
 
+echo "== Sanitizers (ASan + UBSan + LSan: unit, Lua, t_core_api; make test-asan)"
+"$root/tools/test-asan.sh" || status=1
+
+echo "== Fuzz, short run (100k executions a target; make fuzz runs 10M)"
+fuzz_start=$SECONDS
+"$root/tools/fuzz.sh" 100000 || status=1
+echo "== fuzz: $((SECONDS - fuzz_start)) s"
+
 echo "== Kernel lab (stock Debian kernel under qemu: kprobes, headers, tun)"
 "$root/tests/lab/run-suite.sh" "$build" || status=1
 
