@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Faults a long-running host meets: the cache directory full (a 64 KiB
-# tmpfs, filled) or read-only (a read-only bind mount), and the device a
-# tool filters on deleted under it. Each gives one clear message naming
-# the path and the cause (or, for the device, keeps counting and stops
-# cleanly), no crash, and no program left loaded.
+# tmpfs, filled) or read-only (a read-only bind mount), the device a
+# tool filters on or its namespace deleted under it, tracefs unmounted
+# under it. The cache faults give one clear message naming the path and
+# the cause; the others leave the tool counting and stopping cleanly. No
+# crash, and no program left loaded.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -30,9 +31,10 @@ cache_dir_case() {
   expect_eq "temporary trees left in the cache" "" "$(find "$dir" -name '.tmp-*')"
 }
 
-# The device --dev names is deleted while the tool runs: it goes on
-# (nothing left to match), stops on SIGINT with its report, and leaves
-# nothing loaded.
+# The device --dev names is deleted while the tool runs (GONE=link), or
+# the namespace holding it (GONE=netns: its devices go with it): the
+# tool goes on (nothing left to match), stops on SIGINT with its report
+# of the drops made before, and leaves nothing loaded.
 case_device_deleted() {
   need_root
   need_drop_reasons
@@ -42,7 +44,11 @@ case_device_deleted() {
   wait_ready ds
   send_udp "$NS_A" "$IP_B" 9999 3
   wait_line ds 'drops: 3'
-  ip -n "$NS_B" link del "$DEV_B" || fail "cannot delete $DEV_B"
+  if [ "$1" = netns ]; then
+    ip netns del "$NS_B" || fail "cannot delete $NS_B"
+  else
+    ip -n "$NS_B" link del "$DEV_B" || fail "cannot delete $DEV_B"
+  fi
   sleep 1.5   # a report after the deletion
   tool_stop ds INT
   expect_eq "exit status" 0 "$STATUS"
@@ -50,9 +56,38 @@ case_device_deleted() {
   expect_no_leaked_progs "$CASE_DIR/before"
 }
 
+# tracefs unmounted under a running tool (in a mount namespace of its
+# own, so the machine keeps its tracefs): what is attached stays
+# attached and counting; SIGINT detaches and reports.
+case_tracefs_unmounted() {
+  need_root
+  need_drop_reasons
+  need_cmd unshare
+  need_cmd nsenter
+  topo_pair
+  bpf_progs >"$CASE_DIR/before"
+  unshare -m --propagation private "$VNS" drop-summary --dev "$DEV_B" -i 1 \
+    >"$CASE_DIR/ds.out" 2>"$CASE_DIR/ds.err" </dev/null &
+  echo $! >"$CASE_DIR/ds.pid"
+  echo $! >>"$CASE_DIR/pids"
+  wait_ready ds
+  nsenter -t "$(tool_pid ds)" -m umount /sys/kernel/tracing || fail "cannot unmount tracefs in the tool's namespace"
+  nsenter -t "$(tool_pid ds)" -m umount /sys/kernel/debug/tracing 2>/dev/null
+  send_udp "$NS_A" "$IP_B" 9999 3
+  wait_line ds 'drops: 3'
+  tool_stop ds INT
+  expect_eq "exit status" 0 "$STATUS"
+  expect_match "the final report" '^Total since start +drops: 3$' "$(out_of ds)"
+  expect_no_match "a crash" 'Segmentation|Aborted|traceback|core dumped' "$(err_of ds)"
+  expect_no_leaked_progs "$CASE_DIR/before"
+  mountpoint -q /sys/kernel/tracing || fail "the machine's tracefs went too"
+}
+
 run_case "faults: a full cache directory says so, with the path" \
   cache_dir_case full 'cache/kheaders/.*: No space left on device'
 run_case "faults: a read-only cache directory says so, with the path" \
   cache_dir_case ro 'cache/programs: Read-only file system; compiling'
-run_case "faults: the filtered device deleted mid-run: clean stop, nothing left" case_device_deleted
+run_case "faults: the filtered device deleted mid-run: clean stop, nothing left" case_device_deleted link
+run_case "faults: the monitored namespace deleted mid-run: clean stop, nothing left" case_device_deleted netns
+run_case "faults: tracefs unmounted mid-run: still counting, clean stop" case_tracefs_unmounted
 finish
