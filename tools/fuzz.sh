@@ -14,9 +14,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${2:-$root/build-fuzz}
 mkdir -p "$build"
 cc=${FUZZ_CC:-clang-14}
+# shellcheck disable=SC2054 # the commas are clang's
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE
        -I"$root/engine" -DFUZZ_SOURCE_DIR="\"$root\"")
-lua=$(pkg-config --cflags --libs lua5.4)
+read -ra lua < <(pkg-config --cflags --libs lua5.4)
 
 build_target() {  # name, sources and libraries...
   local name=$1; shift
@@ -25,8 +26,8 @@ build_target() {  # name, sources and libraries...
 build_target fuzz_pack "$root/tests/fuzz/fuzz_pack.c" "$root/engine/pack.c" -lz &&
 build_target fuzz_typedesc "$root/tests/fuzz/fuzz_typedesc.c" "$root/engine/typedesc.c" \
   "$root/engine/typedesc_json.c" &&
-build_target fuzz_options -DFUZZ_DRIVER='"lua_options.lua"' "$root/tests/fuzz/fuzz_lua.c" $lua &&
-build_target fuzz_filter -DFUZZ_DRIVER='"lua_filter.lua"' "$root/tests/fuzz/fuzz_lua.c" $lua ||
+build_target fuzz_options -DFUZZ_DRIVER='"lua_options.lua"' "$root/tests/fuzz/fuzz_lua.c" "${lua[@]}" &&
+build_target fuzz_filter -DFUZZ_DRIVER='"lua_filter.lua"' "$root/tests/fuzz/fuzz_lua.c" "${lua[@]}" ||
   { echo "0 passed, 1 failed (fuzz targets did not build)"; exit 1; }
 
 passed=0 failed=0
@@ -43,15 +44,15 @@ for target in pack typedesc options filter; do
   # keep it.
   leaks=1
   case $target in options|filter) leaks=0 ;; esac
-  start=$(date +%s.%N)
+  start=$SECONDS
   "$bin" -runs="$runs" -max_len=4096 -print_final_stats=1 -detect_leaks=$leaks -artifact_prefix="$build/crash-$target-" \
     "$build/corpus-$target" "$root/tests/fuzz/corpus/$target" >"$build/fuzz-$target.log" 2>&1
   rc=$?
-  secs=$(echo "$(date +%s.%N) - $start" | bc)
+  secs=$((SECONDS - start))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$target.log")
-  rate=$(echo "${execs:-0} / $secs" | bc)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$build/fuzz-$target.log")
   if [ "$rc" -eq 0 ]; then
-    echo "PASS fuzz_$target: ${execs:-?} executions in $(printf %.0f "$secs") s ($rate/s)"
+    echo "PASS fuzz_$target: ${execs:-?} executions in $secs s (${rate:-?}/s)"
     passed=$((passed + 1))
   else
     echo "FAIL fuzz_$target: after ${execs:-?} executions (see $build/fuzz-$target.log)"
