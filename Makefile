@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 
 
-.PHONY: all deps build demo test unit lua-test integration bench install deb test-deb clean
+.PHONY: all deps build demo test test-asan fuzz unit lua-test integration bench install deb test-deb clean
 
 all: build
 
@@ -21,6 +21,17 @@ demo: build
 # the real kernel. Each prints its own summary line; all must pass.
 test: build deb
 	VNST_DEB_BUILD=$(DEB_BUILD) tools/run-tests.sh $(BUILD)
+
+# The C unit tests, the Lua suite and t_core_api under ASan + UBSan + LSan
+# (build-asan); make test runs it too.
+test-asan: deps
+	tools/test-asan.sh
+
+# Every fuzz target 10M executions (CI does not wait for this; make test
+# runs 100k each). FUZZ_RUNS=N for another count.
+FUZZ_RUNS ?= 10000000
+fuzz: deps
+	tools/fuzz.sh $(FUZZ_RUNS)
 
 # Figures only, no timing assertions (docs/testing.md); all need root.
 # One after the other, even under make -j: each would be the others' noise.

@@ -8,6 +8,16 @@
 
 #include "compiler.h"
 
+/* DEEPBIND keeps libbcc's own copy of libbpf's symbols from binding to
+ * the binary's (libbcc_bpf). The sanitizer runtimes refuse it (they must
+ * interpose malloc everywhere), so a sanitizer build (make test-asan)
+ * binds the plain way. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COMPILER_DEEPBIND 0
+#else
+#define COMPILER_DEEPBIND RTLD_DEEPBIND
+#endif
+
 /* Next to the binary (the build tree), then the installed library dir. */
 static int plugin_path(char *out, size_t len)
 {
@@ -39,7 +49,7 @@ compiler_fn compiler_get(char *err, size_t errlen)
              "or bring a pack made with 'vnetscope compile' on a build host (--pack FILE)");
     return NULL;
   }
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | COMPILER_DEEPBIND);
   if (!h) {
     snprintf(err, errlen, "cannot load the compiler %s: %s", path, dlerror());
     return NULL;

@@ -106,11 +106,14 @@ static FILE *kh_create(struct khbuild *b, const char *rel, char *path, size_t le
   return f;
 }
 
+/* A failed write leaves its errno (ENOSPC on a full cache directory). */
 static int kh_close(struct khbuild *b, FILE *f, const char *path, int rc)
 {
-  int bad = ferror(f);
-  if (fclose(f) || bad)
-    rc = rc ? rc : -EIO;
+  int bad = ferror(f) ? (errno ? errno : EIO) : 0;
+  if (fclose(f) && !bad)
+    bad = errno ? errno : EIO;
+  if (bad)
+    rc = rc ? rc : -bad;
   if (rc)
     kh_fail(b->err, b->errlen, rc, "%s: %s", path, strerror(-rc));
   return rc;
@@ -133,6 +136,8 @@ static int kh_write_vmlinux(struct khbuild *b)
   if (!f)
     return -EIO;
   int rc = btfdump_write(b->env->btf_path, f);
+  if (!rc || ferror(f))  /* the output failed, not the BTF: say where */
+    return kh_close(b, f, path, 0);
   kh_close(b, f, path, rc);
   if (rc)
     kh_fail(b->err, b->errlen, rc, "%s: dumping BTF types: %s", b->env->btf_path,

@@ -18,6 +18,7 @@ else
     cmake make gcc pkg-config          # build
     libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev liblua5.4-dev
     libcmocka-dev lua5.4               # unit tests
+    clang-14 libclang-rt-14-dev        # fuzz targets (libFuzzer)
     iproute2 nftables bpftool procps strace iputils-ping   # integration tests and demo
     man-db                             # the generated man pages' test renders them
   )

@@ -191,13 +191,16 @@ local function trusted(path)
   return st ~= nil and st.uid == core.geteuid() and st.mode & 18 == 0  -- 18: 0022, group/other write
 end
 
-local untrusted_said
-local function untrusted(what)
-  if not untrusted_said then
-    untrusted_said = true
-    io.stderr:write(string.format("vnetscope: not using the cache: %s is not owned by uid %d or is writable "
-                                  .. "by others; compiling\n", what, core.geteuid()))
+local not_using_said
+local function not_using(why)
+  if not not_using_said then
+    not_using_said = true
+    io.stderr:write(string.format("vnetscope: not using the cache: %s; compiling\n", why))
   end
+end
+
+local function untrusted(what)
+  not_using(string.format("%s is not owned by uid %d or is writable by others", what, core.geteuid()))
 end
 
 local function entries()
@@ -295,7 +298,11 @@ end
 
 -- The cache directory exists and only we can write it.
 local function usable()
-  core.mkdirs(M.dir())
+  local made, why = core.mkdirs(M.dir())
+  if not made then  -- e.g. a read-only cache directory
+    not_using(tostring(why))
+    return false
+  end
   for _, dir in ipairs({ M.base_dir(), M.dir() }) do
     if not trusted(dir) then
       untrusted(dir)

@@ -1,0 +1,21 @@
+-- check: what the Lua fuzz drivers demand of every input.
+local M = {}
+
+-- f either succeeds or raises the usage error a user sees (exit 2);
+-- anything else (a Lua runtime error, an assert) is re-raised as a bug.
+function M.refusal_or(f)
+  local ok, err = pcall(f)
+  if ok then return end
+  if type(err) == "table" and err.code == 2 and type(err.msg) == "string" then return end
+  error(type(err) == "table" and tostring(err.msg) or tostring(err), 0)
+end
+
+-- Generated C is made from numbers and fixed words only: no quote,
+-- brace, semicolon, preprocessor or comment character of the user's.
+function M.c_text(text)
+  if text:find("[\"'{};#\\]") or text:find("/%*") or text:find("%c") then
+    error("generated C holds unexpected text: " .. text:sub(1, 200), 0)
+  end
+end
+
+return M
