@@ -162,7 +162,7 @@ function T.program_probe_kinds_keys_and_conditions()
          .. "  return vns_stage_1(ctx, skb, (u64)skb);")
   has(c, "  struct sk_buff *skb = NULL;\n  return vns_stage_2(ctx, skb, PT_REGS_PARM1(ctx));")
   has(c, "int kretprobe__vhost_poll_queue(struct pt_regs *ctx)\n{\n  struct sk_buff *skb = NULL;\n"
-         .. "  return vns_stage_3(ctx, skb, bpf_get_current_pid_tgid());")
+         .. "  return vns_stage_3(ctx, skb, vns_call_key());")
   has(c, "#define VNS_STAGES_N 4")
 end
 

@@ -25,7 +25,8 @@ function T.task_filter_none_pid_tid_comm()
 end
 
 function T.code_has_the_unit_and_sizes()
-  local text = waits.code({ unit = "ms" }).text
+  local text = waits.code({ unit = "ms", by = "lock" }).text
+  has(text, "#define BY 2")
   has(text, "vns_log2_slot(delta_ns / 1000000)")
   has(text, "BPF_PERCPU_HASH(wait_stats, struct wait_key, struct vns_stats, 4096);")
   hasnt(text, "{{")
@@ -104,7 +105,7 @@ function T.futex_latency_program_by_option()
   text = generate("futex-latency", { "--by", "lock", "--pid", "42", "--threshold", "2ms" })
   has(text, "#define BY 2\n")
   has(text, "if (!(vns_current_pid() == VNS_VALUE(u32, 0x2a)))")
-  has(text, "if (!(delta >= VNS_VALUE(u64, 0x1e8480)))")
+  has(text, "return delta >= VNS_VALUE(u64, 0x1e8480);")
   has(generate("futex-latency", { "--unit", "ms" }), "delta_ns / 1000000")
 end
 
