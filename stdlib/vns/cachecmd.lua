@@ -12,13 +12,14 @@ local registry = require "vns.registry"
 local M = {}
 
 local USAGE = "usage: vnetscope compile TOOL [tool options] -o FILE|DIR "
-              .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR]], or compile --all -o DIR [...]"
+              .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR] [--target-arch x86_64|arm64]], "
+              .. "or compile --all -o DIR [...]"
 
 -- Take compile's own options out of args; the rest are the tool's.
 local function split(args)
   local own, rest, i = {}, {}, 1
   local takes = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
-                  ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs" }
+                  ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs", ["--target-arch"] = "arch" }
   while i <= #args do
     local a = args[i]
     local name = takes[a]
@@ -136,6 +137,17 @@ local function check_target(own)
                    .. "such as /usr/src/kernels/R or /lib/modules/R", own.headers)
     end
     cache.set_target(own.release, headers_tree(own.headers))
+  end
+  if own.arch then
+    if own.arch ~= "x86_64" and own.arch ~= "arm64" then
+      errors.usage("compile: option --target-arch: '%s' is not an architecture vnetscope compiles for: "
+                   .. "x86_64 or arm64", own.arch)
+    end
+    if not own.release then
+      errors.usage("compile: option --target-arch needs --kernel-release and --kernel-headers (that "
+                   .. "architecture's headers)")
+    end
+    core.use_target_arch(own.arch)
   end
 end
 
