@@ -23,25 +23,30 @@ need_kvm() {
   [ -c /dev/kvm ] || skip "no /dev/kvm in this guest (modprobe kvm_amd/kvm_intel failed: no svm/vmx in the emulated CPU)"
 }
 
-# fixture_ready FIX PID: waits until the fixture (its output in
-# FIX.fix) is set up; skips when it found no /dev/kvm.
-fixture_ready() {
-  local i
+# irqfd_run TAG CMD...: the fixture CMD in the background (its output in
+# TAG.fix, its pid in FIX; it prints "ready" once set up and signals on
+# SIGUSR1), and kvm-irqfd (d) on its pid from before it signals until it
+# ended. Skips when the fixture found no /dev/kvm.
+irqfd_run() {
+  local tag=$1 i
+  shift
+  "$@" >"$CASE_DIR/$tag.fix" 2>&1 &
+  FIX=$!
+  echo "$FIX" >>"$CASE_DIR/pids"
   for ((i = 0; i < 300; i++)); do
-    grep -q '^ready' "$CASE_DIR/$1.fix" && return 0
-    grep -q '^no-kvm' "$CASE_DIR/$1.fix" && skip "$1 fixture: $(cat "$CASE_DIR/$1.fix")"
-    alive "$2" || fail "$1 fixture exited: $(head -c 400 "$CASE_DIR/$1.fix")"
+    grep -q '^ready' "$CASE_DIR/$tag.fix" && break
+    grep -q '^no-kvm' "$CASE_DIR/$tag.fix" && skip "$tag fixture: $(cat "$CASE_DIR/$tag.fix")"
+    alive "$FIX" || fail "$tag fixture exited: $(head -c 400 "$CASE_DIR/$tag.fix")"
     sleep 0.1
   done
-  fail "$1 fixture not ready in 30 s"
-}
-
-# fixture_done FIX PID: waits (up to 120 s) until the fixture ends well.
-fixture_done() {
-  local i
-  for ((i = 0; i < 1200; i++)); do alive "$2" || break; sleep 0.1; done
-  alive "$2" && fail "$1 fixture still running after 120 s"
-  wait "$2" || fail "$1 fixture failed: $(head -c 400 "$CASE_DIR/$1.fix")"
+  grep -q '^ready' "$CASE_DIR/$tag.fix" || fail "$tag fixture not ready in 30 s"
+  tool_start d kvm-irqfd --pid "$FIX" --format json -i 1 -d 300
+  wait_line d '"type":"interval"'
+  kill -USR1 "$FIX"
+  for ((i = 0; i < 1200; i++)); do alive "$FIX" || break; sleep 0.1; done
+  alive "$FIX" && fail "$tag fixture still running after 120 s"
+  wait "$FIX" || fail "$tag fixture failed: $(head -c 400 "$CASE_DIR/$tag.fix")"
+  tool_stop d INT
 }
 
 # gsi_field GSI FIELD: FIELD of the total's row of GSI.
@@ -53,15 +58,7 @@ gsi_field() {
 case_irqfd() {
   need_root
   need_kvm
-  "$KVM_FIXTURE" --signals "$N" --wait >"$CASE_DIR/k.fix" 2>&1 &
-  local fix=$!
-  echo "$fix" >>"$CASE_DIR/pids"
-  fixture_ready k "$fix"
-  tool_start d kvm-irqfd --pid "$fix" --format json -i 1 -d 300
-  wait_line d '"type":"interval"'
-  kill -USR1 "$fix"
-  fixture_done k "$fix"
-  tool_stop d INT
+  irqfd_run k "$KVM_FIXTURE" --signals "$N" --wait
   expect_eq "fixture: GSI 5 injections that reached the APIC" "$N" "$(fixture_fact k gsi_delivered)"
   expect_eq "fixture: MSI injections that reached the APIC" "$N" "$(fixture_fact k msi_delivered)"
   expect_eq "kvm-irqfd: signals in all" "$((2 * N))" "$(jsonq d 'd.totals.signals')"
@@ -73,7 +70,7 @@ case_irqfd() {
   expect_eq "GSI 24: APIC accepts" "$N" "$(gsi_field 24 accepted)"
   expect_eq "GSI 5: APIC accepts" "$N" "$(gsi_field 5 accepted)"
   expect_eq "vCPU kicks: one per accepted interrupt" "$((2 * N))" "$(jsonq d 'd.totals.kicks')"
-  expect_eq "signals came from the fixture's thread" "$fix" "$(jsonq d 'd.signals[1].tid')"
+  expect_eq "signals came from the fixture's thread" "$FIX" "$(jsonq d 'd.signals[1].tid')"
 }
 
 case_vhost_irqfd() {
@@ -83,23 +80,15 @@ case_vhost_irqfd() {
   local ns=${PFX}k tap=${PFX}k
   ns_new "$ns"
   vhost_tap "$ns" "$tap" 1000
-  # ip netns exec execs the fixture: $! is its pid (SIGUSR1, --pid).
-  ip netns exec "$ns" "$VHOST_FIXTURE" "$tap" --kvm "$N" --seconds 200 >"$CASE_DIR/v.fix" 2>&1 &
-  local fix=$!
-  echo "$fix" >>"$CASE_DIR/pids"
-  fixture_ready v "$fix"
-  tool_start d kvm-irqfd --pid "$fix" --format json -i 1 -d 300
-  wait_line d '"type":"interval"'
-  kill -USR1 "$fix"
-  fixture_done v "$fix"
-  tool_stop d INT
+  # ip netns exec execs the fixture: the pid is the fixture's (SIGUSR1, --pid).
+  irqfd_run v ip netns exec "$ns" "$VHOST_FIXTURE" "$tap" --kvm "$N" --seconds 200
   expect_eq "fixture: TX frames vhost-net took (used entries)" "$N" "$(fixture_fact v tx_used)"
   expect_eq "fixture: vhost's signals that reached the APIC" "$N" "$(fixture_fact v kvm_delivered)"
   expect_eq "kvm-irqfd: signals in all == the APIC's injections" "$(fixture_fact v kvm_delivered)" "$(jsonq d 'd.totals.signals')"
   expect_eq "GSI 24 (MSI): fast path == the APIC's injections" "$(fixture_fact v kvm_delivered)" "$(gsi_field 24 fast)"
   expect_eq "GSI 24 (MSI): slow path" 0 "$(gsi_field 24 slow)"
   expect_eq "GSI 24: APIC accepts" "$N" "$(gsi_field 24 accepted)"
-  expect_eq "signals came from the fixture's vhost worker" "vhost-$fix" "$(jsonq d 'd.signals[1].comm')"
+  expect_eq "signals came from the fixture's vhost worker" "vhost-$FIX" "$(jsonq d 'd.signals[1].comm')"
 }
 
 run_case "lab: kvm-irqfd's per-GSI fast and slow path counts equal the injections the KVM fixture made" case_irqfd
