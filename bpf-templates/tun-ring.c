@@ -39,18 +39,8 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
 {
 {{ FLOW_FILTER }}
   struct fill_key key = {};
-  vns_read(key.dev, sizeof(key.dev), dev->name);
-  u16 q = 0;
-  vns_read(&q, sizeof(q), &skb->queue_mapping);
-  key.queue = q;
-  if (!({{ CTX_FILTER }}))
-    return 0;
-  struct vns_tun_file *tfile = vns_tun_queue(dev, q);
-  if (!tfile)
-    return 0;
   struct vns_ring_state ring = {};
-  vns_ring_state(&tfile->tx_ring, &ring);
-  if (!ring.size)
+  if (!vns_tun_xmit_ring(skb, dev, key.dev, &key.queue, &ring) || !ring.size || !({{ CTX_FILTER }}))
     return 0;
   u32 pct = ring.fill * 100 / ring.size;
   key.slot = ring.fill >= ring.size ? 10 : pct / 10;

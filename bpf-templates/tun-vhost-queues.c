@@ -19,7 +19,7 @@ struct q_key {
  * write one queue's entry), and the last values seen. */
 struct q_stats {
   u64 xmit;        /* packets tun_net_xmit put toward the ring */
-  u64 full;        /* of which found it full (dropped) */
+  u64 full;        /* of which tun dropped for a full ring (at its return) */
   u64 fill_sum;    /* ring fill at each xmit, summed (average) */
   u64 runs;        /* handle_rx runs */
   u64 idle_runs;   /* runs that took no packet */
@@ -44,6 +44,15 @@ struct q_stats {
 
 BPF_HASH(queues, struct q_key, struct q_stats, 4096);
 
+/* The packet tun_net_xmit is sending on this CPU (it runs with bottom
+ * halves off: one at a time), for its return. */
+struct xmit_pending {
+  u64 skb;
+  struct q_key k;
+  u32 tap_filter; /* a tap MAC filter was set: a drop may be its */
+};
+BPF_PERCPU_ARRAY(xmit_pending, struct xmit_pending, 1);
+
 static __always_inline struct q_stats *stats_of(struct q_key *k)
 {
   struct q_stats zero = {};
@@ -52,37 +61,48 @@ static __always_inline struct q_stats *stats_of(struct q_key *k)
 
 int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
 {
+  u32 zero = 0;
+  struct xmit_pending *p = xmit_pending.lookup(&zero);
+  if (!p)
+    return 0;
+  p->skb = 0;
   struct q_key k = {};
-  vns_read(k.dev, sizeof(k.dev), dev->name);
-  u16 q = 0;
-  vns_read(&q, sizeof(q), &skb->queue_mapping);
-  k.queue = q;
-  if (!({{ CTX_FILTER }}))
-    return 0;
-  struct vns_tun_file *tfile = vns_tun_queue(dev, q);
-  if (!tfile)
-    return 0;
   struct vns_ring_state ring = {};
-  vns_ring_state(&tfile->tx_ring, &ring);
-  if (!ring.size)
+  if (!vns_tun_xmit_ring(skb, dev, k.dev, &k.queue, &ring) || !ring.size || !({{ CTX_FILTER }}))
     return 0;
   struct q_stats *s = stats_of(&k);
   if (!s)
     return 0;
   __sync_fetch_and_add(&s->xmit, 1);
   __sync_fetch_and_add(&s->fill_sum, ring.fill);
-  if (ring.fill >= ring.size)
-    __sync_fetch_and_add(&s->full, 1);
   if (ring.fill > s->fill_max)
     s->fill_max = ring.fill; /* a racing larger value may be lost: a peak, not a count */
   s->size = ring.size;
   s->fill_last = ring.fill;
+  p->k = k;
+  vns_read(&p->tap_filter, sizeof(p->tap_filter), &vns_tun_of(dev)->txflt_count);
+  p->skb = (u64)skb;
   return 0;
 }
 
-int kprobe__handle_rx(struct pt_regs *ctx)
+/* The ring full is counted from the outcome, not the fill at entry: tun
+ * sends without a queue lock (LLTX), so another sender or vhost's consume
+ * can change the slot between the entry and the produce. tun returns
+ * NET_XMIT_DROP exactly where it adds to the device's TX dropped; with the
+ * queue present and no tap MAC filter, the failed produce into the ring is
+ * what dropped it (socket and eBPF filters aside: vnet-txdrop). */
+int kretprobe__tun_net_xmit(struct pt_regs *ctx)
 {
-  vns_rx_begin();
+  u32 zero = 0;
+  struct xmit_pending *p = xmit_pending.lookup(&zero);
+  if (!p || !p->skb)
+    return 0;
+  p->skb = 0;
+  if (PT_REGS_RC(ctx) != 1 /* NET_XMIT_DROP */ || p->tap_filter)
+    return 0;
+  struct q_stats *s = stats_of(&p->k);
+  if (s)
+    __sync_fetch_and_add(&s->full, 1);
   return 0;
 }
 
@@ -108,32 +128,8 @@ int kprobe__vhost_enable_notify(struct pt_regs *ctx, void *vdev, void *vq)
   return 0;
 }
 
-int kprobe__vhost_add_used_and_signal_n(struct pt_regs *ctx, void *vdev, void *vq, void *heads, unsigned int count)
-{
-  struct vns_rx_run *run = vns_rx_vq(vq);
-  if (!run)
-    return 0;
-  run->used += count;
-  run->decisions++;
-  run->in_signal = 1;
-  return 0;
-}
-
-int kretprobe__vhost_add_used_and_signal_n(struct pt_regs *ctx)
-{
-  struct vns_rx_run *run = vns_rx_current();
-  if (run)
-    run->in_signal = 0;
-  return 0;
-}
-
-int kprobe__eventfd_signal(struct pt_regs *ctx)
-{
-  struct vns_rx_run *run = vns_rx_current();
-  if (run && run->in_signal)
-    run->signals++;
-  return 0;
-}
+/* The run's counts already hold the decision's (vns_rx_run). */
+static __always_inline void vns_rx_decided(struct pt_regs *ctx, struct vns_rx_run *run, u32 used, u32 signalled) {}
 
 int kretprobe__handle_rx(struct pt_regs *ctx)
 {

@@ -71,19 +71,11 @@ static __always_inline int emit(void *ctx, u32 kind, struct vns_rx_run *run, voi
 int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
 {
   struct event ev = {};
-  vns_read(ev.dev, sizeof(ev.dev), dev->name);
-  u16 q = 0;
-  vns_read(&q, sizeof(q), &skb->queue_mapping);
-  ev.queue = q;
-  if (!({{ CTX_FILTER }}))
-    return 0;
-  struct vns_tun_file *tfile = vns_tun_queue(dev, q);
-  if (!tfile)
+  struct vns_ring_state ring = {};
+  if (!vns_tun_xmit_ring(skb, dev, ev.dev, &ev.queue, &ring) || !({{ CTX_FILTER }}))
     return 0;
   if (!vns_budget_take())
     return 0;
-  struct vns_ring_state ring = {};
-  vns_ring_state(&tfile->tx_ring, &ring);
   ev.kind = EV_XMIT;
   ev.fill = ring.fill;
   ev.size = ring.size;
@@ -93,12 +85,6 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
   ev.cpu = bpf_get_smp_processor_id();
   bpf_get_current_comm(ev.comm, sizeof(ev.comm));
   {{ SUBMIT }}
-  return 0;
-}
-
-int kprobe__handle_rx(struct pt_regs *ctx)
-{
-  vns_rx_begin();
   return 0;
 }
 
@@ -132,35 +118,11 @@ int kprobe__vhost_enable_notify(struct pt_regs *ctx, void *vdev, void *vq)
   return 0;
 }
 
-int kprobe__vhost_add_used_and_signal_n(struct pt_regs *ctx, void *vdev, void *vq, void *heads, unsigned int count)
+/* A signal decision: the used entries given, signalled or suppressed,
+ * with the guest's ring as it decided. */
+static __always_inline void vns_rx_decided(struct pt_regs *ctx, struct vns_rx_run *run, u32 used, u32 signalled)
 {
-  struct vns_rx_run *run = vns_rx_vq(vq);
-  if (!run || !run->wanted)
-    return 0;
-  run->used = count;
-  run->signals = 0;
-  run->in_signal = 1;
-  return 0;
-}
-
-int kprobe__eventfd_signal(struct pt_regs *ctx)
-{
-  struct vns_rx_run *run = vns_rx_current();
-  if (run && run->in_signal)
-    run->signals++;
-  return 0;
-}
-
-/* After the decision: the used entries are in the guest's ring, and the
- * guest flags that decided it are still there to read. */
-int kretprobe__vhost_add_used_and_signal_n(struct pt_regs *ctx)
-{
-  struct vns_rx_run *run = vns_rx_current();
-  if (!run || !run->in_signal)
-    return 0;
-  run->in_signal = 0;
-  emit(ctx, EV_SIGNAL, run, (void *)run->vq, run->used, run->signals > 0);
-  return 0;
+  emit(ctx, EV_SIGNAL, run, (void *)run->vq, used, signalled);
 }
 
 int kretprobe__handle_rx(struct pt_regs *ctx)

@@ -52,11 +52,12 @@ struct vq_info {
   u32 index;
 };
 
-struct poll_entry {
-  u64 napi;
+/* A virtqueue (and an argument) an entry probe leaves its return probe. */
+struct vq_entry {
   u64 vq;
   u64 arg;
 };
+enum { IN_POLL, IN_GRO, IN_COMPLETE, IN_VQPOLL, IN_KINDS };
 
 struct event {
   u64 ts_ns;
@@ -73,11 +74,8 @@ BPF_PERCPU_HASH(counts, u64, struct vq_counts, 1024);
 BPF_HASH(vqs, u64, struct vq_info, 1024);
 BPF_HASH(napi_vq, u64, u64, 1024);
 /* Entry arguments for the return probes; probes on one CPU nest only
- * as poll > GRO or poll > complete, so one slot per kind. */
-BPF_PERCPU_ARRAY(in_poll, struct poll_entry, 1);
-BPF_PERCPU_ARRAY(in_gro, struct poll_entry, 1);
-BPF_PERCPU_ARRAY(in_complete, struct poll_entry, 1);
-BPF_PERCPU_ARRAY(in_vqpoll, struct poll_entry, 1);
+ * as poll > GRO or poll > complete, so one slot per kind (IN_*). */
+BPF_PERCPU_ARRAY(entries, struct vq_entry, IN_KINDS);
 {{ EVENTS }}
 
 static __always_inline struct vns_virtio_layout *layout(void)
@@ -133,6 +131,30 @@ static __always_inline void *vq_of_napi(void *napi)
   return vq ? (void *)*vq : NULL;
 }
 
+/* At a probed function's entry: its vq (and ARG) for its return. */
+static __always_inline void vq_enter(u32 kind, void *vq, u64 arg)
+{
+  struct vq_entry *e = entries.lookup(&kind);
+  if (e) {
+    e->vq = (u64)vq;
+    e->arg = arg;
+  }
+}
+
+/* At its return: the vq its entry left (NULL: none), taken back; *arg
+ * (when given) gets the argument. */
+static __always_inline void *vq_leave(u32 kind, u64 *arg)
+{
+  struct vq_entry *e = entries.lookup(&kind);
+  if (!e || !e->vq)
+    return NULL;
+  void *vq = (void *)e->vq;
+  if (arg)
+    *arg = e->arg;
+  e->vq = 0;
+  return vq;
+}
+
 /* Every interrupt of a virtqueue (one MSI-X vector per queue: what
  * /proc/interrupts counts for it); the callback runs only when the ring
  * has something new, else the interrupt is IRQ_NONE. */
@@ -169,7 +191,6 @@ int kprobe__skb_xmit_done(struct pt_regs *ctx, void *vq)
 int kprobe__virtnet_poll(struct pt_regs *ctx, void *napi, int budget)
 {
   struct vns_virtio_layout *l = layout();
-  u32 zero = 0;
   if (!l)
     return 0;
   /* napi is &receive_queue.napi; the queue's first member is its vq. */
@@ -179,32 +200,23 @@ int kprobe__virtnet_poll(struct pt_regs *ctx, void *napi, int budget)
   napi_vq.update(&key, &val);
   if (!counts_of(vq))  /* another device's queue (--dev) */
     return 0;
-  struct poll_entry *e = in_poll.lookup(&zero);
-  if (e) {
-    e->napi = key;
-    e->vq = val;
-    e->arg = budget;
-  }
+  vq_enter(IN_POLL, vq, budget);
   emit(ctx, vq, EV_POLL, budget);
   return 0;
 }
 
 int kretprobe__virtnet_poll(struct pt_regs *ctx)
 {
-  u32 zero = 0;
-  struct poll_entry *e = in_poll.lookup(&zero);
-  if (!e || !e->vq)
-    return 0;
-  void *vq = (void *)e->vq;
-  e->vq = 0;
-  struct vq_counts *c = counts_of(vq);
+  u64 budget = 0;
+  void *vq = vq_leave(IN_POLL, &budget);
+  struct vq_counts *c = vq ? counts_of(vq) : NULL;
   if (!c)
     return 0;
   int received = PT_REGS_RC(ctx);
   c->polls++;
   if (received > 0)
     c->packets += received;
-  if (received >= (int)e->arg)
+  if (received >= (int)budget)
     c->full_polls++;
   emit(ctx, vq, EV_POLL_DONE, received);
   return 0;
@@ -212,11 +224,7 @@ int kretprobe__virtnet_poll(struct pt_regs *ctx)
 
 int kprobe__napi_gro_receive(struct pt_regs *ctx, void *napi)
 {
-  u32 zero = 0;
-  void *vq = vq_of_napi(napi);
-  struct poll_entry *e = in_gro.lookup(&zero);
-  if (e)
-    e->vq = (u64)vq;
+  vq_enter(IN_GRO, vq_of_napi(napi), 0);
   return 0;
 }
 
@@ -224,13 +232,8 @@ int kprobe__napi_gro_receive(struct pt_regs *ctx, void *napi)
  * then GRO_DROP (before 5.12) / GRO_CONSUMED. */
 int kretprobe__napi_gro_receive(struct pt_regs *ctx)
 {
-  u32 zero = 0;
-  struct poll_entry *e = in_gro.lookup(&zero);
-  if (!e || !e->vq)
-    return 0;
-  void *vq = (void *)e->vq;
-  e->vq = 0;
-  struct vq_counts *c = counts_of(vq);
+  void *vq = vq_leave(IN_GRO, NULL);
+  struct vq_counts *c = vq ? counts_of(vq) : NULL;
   if (!c)
     return 0;
   int ret = PT_REGS_RC(ctx);
@@ -248,22 +251,14 @@ int kretprobe__napi_gro_receive(struct pt_regs *ctx)
 
 int kprobe__napi_complete_done(struct pt_regs *ctx, void *napi)
 {
-  u32 zero = 0;
-  struct poll_entry *e = in_complete.lookup(&zero);
-  if (e)
-    e->vq = (u64)vq_of_napi(napi);
+  vq_enter(IN_COMPLETE, vq_of_napi(napi), 0);
   return 0;
 }
 
 int kretprobe__napi_complete_done(struct pt_regs *ctx)
 {
-  u32 zero = 0;
-  struct poll_entry *e = in_complete.lookup(&zero);
-  if (!e || !e->vq)
-    return 0;
-  void *vq = (void *)e->vq;
-  e->vq = 0;
-  struct vq_counts *c = counts_of(vq);
+  void *vq = vq_leave(IN_COMPLETE, NULL);
+  struct vq_counts *c = vq ? counts_of(vq) : NULL;
   if (!c)
     return 0;
   /* true: polling stopped, the interrupt may fire again; false: NAPI
@@ -302,10 +297,7 @@ int kprobe__virtqueue_disable_cb(struct pt_regs *ctx, void *vq)
 
 int kprobe__virtqueue_poll(struct pt_regs *ctx, void *vq)
 {
-  u32 zero = 0;
-  struct poll_entry *e = in_vqpoll.lookup(&zero);
-  if (e)
-    e->vq = (u64)vq;
+  vq_enter(IN_VQPOLL, vq, 0);
   return 0;
 }
 
@@ -313,13 +305,8 @@ int kprobe__virtqueue_poll(struct pt_regs *ctx, void *vq)
  * scheduled again at once. */
 int kretprobe__virtqueue_poll(struct pt_regs *ctx)
 {
-  u32 zero = 0;
-  struct poll_entry *e = in_vqpoll.lookup(&zero);
-  if (!e || !e->vq)
-    return 0;
-  void *vq = (void *)e->vq;
-  e->vq = 0;
-  if (!(PT_REGS_RC(ctx) & 0xff))
+  void *vq = vq_leave(IN_VQPOLL, NULL);
+  if (!vq || !(PT_REGS_RC(ctx) & 0xff))
     return 0;
   struct vq_counts *c = counts_of(vq);
   if (c)

@@ -67,16 +67,10 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
     return 0;
   p->skb = NULL;
   struct drop_key key = {};
-  vns_read(key.dev, sizeof(key.dev), dev->name);
-  u16 q = 0;
-  vns_read(&q, sizeof(q), &skb->queue_mapping);
-  key.queue = q;
+  struct vns_ring_state ring = {};
+  struct vns_tun_file *tfile = vns_tun_xmit_ring(skb, dev, key.dev, &key.queue, &ring);
   if (!({{ CTX_FILTER }}))
     return 0;
-  struct vns_tun_file *tfile = vns_tun_queue(dev, q);
-  struct vns_ring_state ring = {};
-  if (tfile)
-    vns_ring_state(&tfile->tx_ring, &ring);
   u32 txflt = 0;
   vns_read(&txflt, sizeof(txflt), &vns_tun_of(dev)->txflt_count);
   p->key = key;

@@ -80,6 +80,22 @@ static int core_use_kernel_headers(lua_State *L)
   return 1;
 }
 
+/* core.use_target_arch(arch): compile for arch, "x86_64" or "arm64", from
+ * now on (vnetscope compile --target-arch): BCC takes the architecture
+ * (pt_regs members, the headers' arch/ directory, its target defines)
+ * from ARCH. */
+static int core_use_target_arch(lua_State *L)
+{
+  const char *arch = luaL_checkstring(L, 1);
+  if (strcmp(arch, "x86_64") != 0 && strcmp(arch, "arm64") != 0)
+    return luaL_error(L, "use_target_arch: '%s' is not x86_64 or arm64", arch);
+  if (setenv("ARCH", arch, 1))
+    return lhelp_fail(L, errno, "ARCH: %s", strerror(errno));
+  headers_ready = 0;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int collect_cflags(lua_State *L, int opts, const char **cflags)
 {
   int n = 0;
@@ -279,6 +295,7 @@ static const luaL_Reg pack_funcs[] = {
   { "kheaders", core_kheaders },
   { "kheaders_identity", core_kheaders_identity },
   { "use_kernel_headers", core_use_kernel_headers },
+  { "use_target_arch", core_use_target_arch },
   { NULL, NULL },
 };
 

@@ -14,7 +14,10 @@
  * All are exported functions of vhost.ko / tun.ko called across modules
  * (never inlined), with the same arguments in 4.19-6.1. A fragment, not
  * a header: BCC rewrites map calls only in the program's own text. Goes
- * after #include <vns/vhost_layout.h>. */
+ * after #include <vns/vhost_layout.h>. It probes handle_rx's entry and
+ * the signal decisions (vhost_add_used_and_signal_n, eventfd_signal); the
+ * tool defines vns_rx_decided(), called as each decision of a wanted run
+ * ends, and the other probes of the run. */
 
 struct vns_rx_run {
   u64 vq;         /* the RX virtqueue, 0 until vhost_disable_notify */
@@ -24,7 +27,8 @@ struct vns_rx_run {
   u32 decisions;  /* signal decisions (vhost_add_used_and_signal_n) */
   u32 signals;    /* of which signalled the guest */
   u32 no_buffers; /* vhost_enable_notify: the guest had no buffer left */
-  u32 in_signal;  /* inside vhost_add_used_and_signal_n: its signal decision */
+  u32 in_signal;  /* inside a decision: 1, 2 once it signalled */
+  u32 last_used;  /* used entries the decision in progress gives */
   u32 queue;      /* the tap queue behind vq */
   u32 wanted;     /* 1: a tun/tap queue the tool's filter takes */
   char dev[16] __attribute__((aligned(8)));
@@ -71,4 +75,49 @@ static __always_inline void vns_rx_end(void)
 {
   u32 tid = vns_tid();
   vns_rx_runs.delete(&tid);
+}
+
+int kprobe__handle_rx(struct pt_regs *ctx)
+{
+  vns_rx_begin();
+  return 0;
+}
+
+/* A signal decision of the run is over: USED entries given, SIGNALLED 1
+ * when the guest was signalled. Defined by the tool. */
+static __always_inline void vns_rx_decided(struct pt_regs *ctx, struct vns_rx_run *run, u32 used, u32 signalled);
+
+int kprobe__vhost_add_used_and_signal_n(struct pt_regs *ctx, void *vdev, void *vq, void *heads, unsigned int count)
+{
+  struct vns_rx_run *run = vns_rx_vq(vq);
+  if (!run || !run->wanted)
+    return 0;
+  run->used += count;
+  run->last_used = count;
+  run->decisions++;
+  run->in_signal = 1;
+  return 0;
+}
+
+int kprobe__eventfd_signal(struct pt_regs *ctx)
+{
+  struct vns_rx_run *run = vns_rx_current();
+  if (run && run->in_signal) {
+    run->signals++;
+    run->in_signal = 2;
+  }
+  return 0;
+}
+
+/* After the decision: the used entries are in the guest's ring, and the
+ * guest flags that decided it are still there to read. */
+int kretprobe__vhost_add_used_and_signal_n(struct pt_regs *ctx)
+{
+  struct vns_rx_run *run = vns_rx_current();
+  if (!run || !run->in_signal)
+    return 0;
+  u32 signalled = run->in_signal == 2;
+  run->in_signal = 0;
+  vns_rx_decided(ctx, run, run->last_used, signalled);
+  return 0;
 }

@@ -12,14 +12,14 @@ local registry = require "vns.registry"
 local M = {}
 
 local USAGE = "usage: vnetscope compile TOOL [tool options] -o FILE|DIR "
-              .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR]], "
+              .. "[--kernel-release R --kernel-headers DIR [--tracefs EVENTS_DIR] [--target-arch x86_64|arm64]], "
               .. "or compile --all [--shard K/N] -o DIR [...]"
 
 -- compile's own options that take a value (the bash completion offers
 -- them too), and the field each sets.
 M.compile_options = { ["-o"] = "out", ["--output"] = "out", ["--kernel-release"] = "release",
                       ["--kernel-headers"] = "headers", ["--tracefs"] = "tracefs",
-                      ["--shard"] = "shard" }
+                      ["--target-arch"] = "arch", ["--shard"] = "shard" }
 
 -- Take compile's own options out of args; the rest are the tool's.
 local function split(args)
@@ -141,6 +141,17 @@ local function check_target(own)
                    .. "such as /usr/src/kernels/R or /lib/modules/R", own.headers)
     end
     cache.set_target(own.release, headers_tree(own.headers))
+  end
+  if own.arch then
+    if own.arch ~= "x86_64" and own.arch ~= "arm64" then
+      errors.usage("compile: option --target-arch: '%s' is not an architecture vnetscope compiles for: "
+                   .. "x86_64 or arm64", own.arch)
+    end
+    if not own.release then
+      errors.usage("compile: option --target-arch needs --kernel-release and --kernel-headers (that "
+                   .. "architecture's headers)")
+    end
+    core.use_target_arch(own.arch)
   end
 end
 

@@ -17,7 +17,7 @@ Usage:
   vnetscope -e 'LUA' [opts]       run Lua text
   vnetscope list                  shipped tools, their layer and kind
   vnetscope check [TOOL|FILE...]  compile and verifier-load, attach nothing
-  vnetscope compile TOOL [opts] -o FILE [--kernel-release R --kernel-headers DIR]
+  vnetscope compile TOOL [opts] -o FILE [--kernel-release R --kernel-headers DIR] [--target-arch A]
                                   a pack that loads without compiling (--pack FILE)
   vnetscope cache list|clear      the compiled programs kept in /var/cache/vnetscope
   vnetscope doctor                what this kernel supports, per tool

@@ -18,6 +18,7 @@ M.TUN = {
   { "vns_tun_file", "napi", "tun_file", "napi" },
   { "vns_tun_file", "tx_ring", "tun_file", "tx_ring" },
   { "vns_tun_struct", "dev", "tun_struct", "dev" },
+  { "vns_tun_struct", "txflt_count", "tun_struct", "txflt" },
 }
 M.VHOST = {
   { "vns_vhost_virtqueue", "num", "vhost_virtqueue", "num" },

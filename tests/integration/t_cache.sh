@@ -158,6 +158,41 @@ case_pack_for_another_kernel() {
   expect_match "a bad release: one line" "option --kernel-release: 'a;b' is not a kernel release" "$(err_of bad2)"
 }
 
+# --target-arch: a typed value, and only for another kernel's headers.
+case_target_arch_bad_input() {
+  vns_run bad 10 compile kvm-irqfd --target-arch mips -o "$CASE_DIR/x.pack"
+  expect_eq "an unknown architecture: exit status" 2 "$STATUS"
+  expect_match "an unknown architecture: one line naming the option and the accepted values" \
+    "option --target-arch: 'mips' is not an architecture vnetscope compiles for: x86_64 or arm64" "$(err_of bad)"
+  vns_run bad2 10 compile kvm-irqfd --target-arch arm64 -o "$CASE_DIR/x.pack"
+  expect_eq "without the target's headers: exit status" 2 "$STATUS"
+  expect_match "without the target's headers: says what it needs" "needs --kernel-release and --kernel-headers" \
+    "$(err_of bad2)"
+}
+
+# kvm-irqfd's arm64 variant (the vGIC's irqfd path, no x86 tracepoints)
+# compiles against Debian's arm64 headers: linux-headers-R-arm64 with its
+# -common beside it, unpacked (apt-get download + dpkg-deb -x) or
+# installed; VNST_ARM64_HEADERS names the R-arm64 directory. The same
+# headers compiled as x86_64 fail: the architecture is really switched.
+case_target_arch_arm64() {
+  need_root
+  local dir=${VNST_ARM64_HEADERS:-}
+  [ -n "$dir" ] || dir=$(find /usr/src -maxdepth 1 -name 'linux-headers-*-arm64' 2>/dev/null | sort | tail -n 1)
+  [ -n "$dir" ] && [ -d "$dir" ] ||
+    skip "no arm64 kernel headers (linux-headers-R-arm64 and -common in /usr/src, or VNST_ARM64_HEADERS=DIR)"
+  private_cache
+  local release=${dir##*/linux-headers-}
+  vns_run arm 300 compile kvm-irqfd --kernel-release "$release" --kernel-headers "$dir" --target-arch arm64 \
+    -o "$CASE_DIR/arm64.pack"
+  expect_eq "arm64: compiled (exit status)" 0 "$STATUS"
+  expect_match "arm64: the pack written" "kvm-irqfd: $CASE_DIR/arm64.pack" "$(out_of arm)"
+  vns_run x86 300 compile kvm-irqfd --kernel-release "$release" --kernel-headers "$dir" --target-arch x86_64 \
+    -o "$CASE_DIR/x86.pack"
+  expect_eq "the arm64 headers as x86_64: fails" 1 "$STATUS"
+  expect_match "the arm64 headers as x86_64: x86's asm headers are missing" "asm/.*file not found" "$(err_of x86)"
+}
+
 # --tracefs: a copy of the formats where skb:kfree_skb has one more
 # field. The pack compiled with it is refused here (the formats differ),
 # and the compile's bind mount stayed in its own mount namespace.
@@ -278,6 +313,8 @@ run_case "cache: another shape or other kernel headers miss" case_shape_and_kern
 run_case "cache: a damaged entry is reported and recompiled, never loaded" case_damaged_entry_recompiled
 run_case "pack: runs without the compiler; another shape is refused" case_pack_without_compiler
 run_case "pack: compiled for another kernel release is refused here" case_pack_for_another_kernel
+run_case "compile --target-arch: bad values exit 2 with one line" case_target_arch_bad_input
+run_case "compile --target-arch arm64: kvm-irqfd's arm64 variant compiles against arm64 headers" case_target_arch_arm64
 run_case "pack: compiled with other tracepoint formats (--tracefs) is refused here" case_pack_other_tracepoint_formats
 run_case "cache: a cache others can write is not used" case_untrusted_cache_unused
 run_case "cache: --no-cache, cache list, cache clear" case_no_cache_and_commands

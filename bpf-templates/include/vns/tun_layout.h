@@ -84,6 +84,23 @@ static __always_inline struct vns_tun_file *vns_tun_queue(struct net_device *dev
   return tfile;
 }
 
+/* What tun_net_xmit(skb, dev) finds as it starts: the device's name
+ * (char[16]), the skb's queue, that queue's tun_file (returned; NULL when
+ * the queue has none) and the state of its tx_ring (left as it was
+ * without one). */
+static __always_inline struct vns_tun_file *vns_tun_xmit_ring(struct sk_buff *skb, struct net_device *dev,
+                                                              char *name, u32 *queue, struct vns_ring_state *ring)
+{
+  u16 q = 0;
+  vns_read(name, 16, dev->name);
+  vns_read(&q, sizeof(q), &skb->queue_mapping);
+  *queue = q;
+  struct vns_tun_file *tfile = vns_tun_queue(dev, q);
+  if (tfile)
+    vns_ring_state(&tfile->tx_ring, ring);
+  return tfile;
+}
+
 /* The tun_file whose socket SOCK is (a struct socket *: tun_get_socket()
  * gives &tfile->socket to vhost-net), with its queue index and device
  * name; NULL when SOCK is not a tun/tap queue's (the device's queue of

@@ -14,61 +14,37 @@
 -- (skb:kfree_skb, 5.17+); "kprobe" watches __skb_gso_segment and
 -- skb_checksum_help inside tap_handle_frame (older kernels). Both need
 -- kprobes on the tap and macvtap modules.
-local drops = require "vns.drops"
-local errors = require "vns.errors"
 local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
 local output = require "vns.output"
 local report = require "vns.report"
 local template = require "vns.template"
+local tapdrops = require "vns.tapdrops"
 local tool = require "vns.tool"
-local tracepoint = require "vns.tracepoint"
 
-local REASON_CAUSE = { FULL_RING = "ring full", SKB_GSO_SEG = "GSO segmentation failed",
-                       SKB_CSUM = "checksum failed" }
-local ENTRY_CAUSE = { [1001] = "no queue", [1002] = "ring full", [1003] = "GSO segmentation failed",
-                      [1004] = "checksum failed" }
+-- tap_handle_frame's drop reasons, and the template's causes of the
+-- kprobe variant.
+local causes = tapdrops.new {
+  marker = "SKB_GSO_SEG", module = "tap", kprobe_help = "GSO/checksum failures watched (older)",
+  reason_cause = { FULL_RING = "ring full", SKB_GSO_SEG = "GSO segmentation failed", SKB_CSUM = "checksum failed" },
+  entry_cause = { [1001] = "no queue", [1002] = "ring full", [1003] = "GSO segmentation failed",
+                  [1004] = "checksum failed" },
+}
 local QUEUE_UNKNOWN = 0xffff
 
-local function has_reasons() return drops.reason_code("SKB_GSO_SEG") ~= nil end
-
-local function variant_of(opts)
-  if opts.variant ~= "auto" then return opts.variant end
-  return has_reasons() and "reasons" or "kprobe"
-end
-
 local function program(opts)
-  local variant = variant_of(opts)
-  local tracepoints = template.code("/* kprobe variant: no tracepoint */")
-  if variant == "reasons" then
-    if not has_reasons() then
-      errors.unsupported("option --variant reasons needs tap's drop reasons in skb:kfree_skb (Linux 5.17+); use --variant kprobe")
-    end
-    tracepoints = tracepoint.probe("skb", "kfree_skb").code
-  end
-  return template.render(template.read("macvtap-drops.c"), {
-    TRACEPOINTS = tracepoints,
-    VARIANT_REASONS = template.bool(variant == "reasons"),
-    DROP_COUNTER = report.counter("drops", "drop_key", 1024),
-    CTX_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).expr,
-  })
+  local values = causes:template_values(opts)
+  values.DROP_COUNTER = report.counter("drops", "drop_key", 1024)
+  values.CTX_FILTER = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).expr
+  return template.render(template.read("macvtap-drops.c"), values)
 end
 
-local function prepare(run)
-  run.variant = variant_of(run.opts)
-  run.reason_names = run.variant == "reasons" and drops.reason_names() or {}
-end
-
-local function cause_of(run, code)
-  if ENTRY_CAUSE[code] then return ENTRY_CAUSE[code], nil end
-  local reason = run.reason_names[code] or tostring(code)
-  return REASON_CAUSE[reason] or ("other: " .. reason), reason
-end
+local function prepare(run) causes:prepare(run) end
 
 local drop_counts = report.counts {
   map = "drops", top = false, order = { "dev", "queue", "cause" },
   row = function(run, k)
-    local cause, reason = cause_of(run, k.cause)
+    local cause, reason = causes:cause(run, k.cause)
     return { dev = k.dev, queue = k.queue ~= QUEUE_UNKNOWN and k.queue or nil, cause = cause, reason = reason }
   end,
 }
@@ -119,8 +95,7 @@ return tool.summary {
              "kprobe:__skb_gso_segment", "kprobe:skb_checksum_help" },
   options = {
     net.options({ "dev" }),
-    { name = "variant", type = "choice", values = { "auto", "reasons", "kprobe" }, default = "auto",
-      help = "reasons: the kernel's drop reasons (5.17+); kprobe: GSO/checksum failures watched (older)" },
+    causes:option(),
   },
   defaults = { top = false },
   check_variants = { { "--variant", "kprobe" }, { "--dev", "macvtap0" } },

@@ -9,12 +9,12 @@
 -- ring full or at/above --threshold percent.
 --
 -- Usage: vnetscope tun-ring [--dev D] [--queue Q] [--threshold PCT] [flow options] [-i S]
-local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
 local output = require "vns.output"
 local report = require "vns.report"
 local template = require "vns.template"
 local tool = require "vns.tool"
+local vhostq = require "vns.vhostq"
 local virtlayout = require "vns.virtlayout"
 
 local LAYOUT = {
@@ -23,12 +23,6 @@ local LAYOUT = {
 }
 local MAX_FLOWS = 10240
 
-local function ctx_filter(opts)
-  local text = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).text
-  if opts.queue then text = text .. " && key.queue == " .. template.value(opts.queue, "u32").text end
-  return template.code(text)
-end
-
 local function program(opts, f)
   return template.render(template.read("tun-ring.c"), {
     LAYOUT_CHECKS = virtlayout.checks("tun", LAYOUT),
@@ -36,7 +30,7 @@ local function program(opts, f)
     HOT_COUNTER = report.counter("hot", "hot_key", MAX_FLOWS),
     FILTER_MAPS = f.decls,
     FLOW_FILTER = f.guard,
-    CTX_FILTER = ctx_filter(opts),
+    CTX_FILTER = vhostq.queue_filter(opts, "key"),
   })
 end
 

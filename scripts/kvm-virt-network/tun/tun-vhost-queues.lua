@@ -2,7 +2,8 @@
 -- (the host putting packets toward the VM in the queue's ring) or the
 -- consumer (vhost-net taking them into the guest's RX virtqueue).
 --
--- Producer: tun_net_xmit, with the ring's fill level (tun-ring's).
+-- Producer: tun_net_xmit, with the ring's fill level (tun-ring's), and
+-- the packets it dropped because the ring was full (its return).
 -- Consumer: each run of vhost-net's handle_rx: packets taken, runs that
 -- stopped because the guest had no RX buffer left, used entries given to
 -- the guest, signals sent and suppressed, and the virtqueue's state as
@@ -77,7 +78,7 @@ local function render(_, data, out, final)
   out:write(string.format("\n%s  tun/tap queues and their vhost-net consumers\n", title))
   for _, q in ipairs(data.queues) do
     out:write(string.format("  %s queue %d: %s\n", q.dev, q.queue, q.behind))
-    out:write(string.format("    producer  tun_net_xmit %d, found the ring full %d; ring %s: fill avg %.1f, last %d, peak %d\n",
+    out:write(string.format("    producer  tun_net_xmit %d, dropped for a full ring %d; ring %s: fill avg %.1f, last %d, peak %d\n",
                             q.xmit, q.full, tostring(q.size), q.fill_avg, q.fill_last, q.fill_max))
     out:write(string.format("    consumer  handle_rx runs %d (%d took nothing, %d out of guest buffers), took %d (%.1f/run, max %d), %d us\n",
                             q.runs, q.idle_runs, q.starved, q.taken, q.taken_per_run, q.taken_max, q.run_us))
@@ -97,7 +98,7 @@ return tool.summary {
     "vnetscope tun-vhost-queues --dev vnet0 --queue 1 --format json -d 30",
   },
   requires = "kprobes, the tun and vhost_net modules; vhost's layout is known for Linux 4.19-6.3",
-  probes = { "kprobe:tun_net_xmit", "kprobe:handle_rx", "kretprobe:handle_rx", "kprobe:vhost_disable_notify",
+  probes = { "kprobe:tun_net_xmit", "kretprobe:tun_net_xmit", "kprobe:handle_rx", "kretprobe:handle_rx", "kprobe:vhost_disable_notify",
              "kprobe:vhost_enable_notify", "kprobe:tun_recvmsg", "kprobe:vhost_add_used_and_signal_n",
              "kretprobe:vhost_add_used_and_signal_n", "kprobe:eventfd_signal" },
   options = vhostq.options(),

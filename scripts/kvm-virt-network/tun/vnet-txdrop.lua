@@ -17,15 +17,13 @@
 -- (older kernels: queue missing, ring full, a tap MAC filter set, else a
 -- socket/eBPF filter or zero-copy failure). Both need kprobes on the tun
 -- module's tun_net_xmit.
-local drops = require "vns.drops"
-local errors = require "vns.errors"
-local ctxfilter = require "vns.ctxfilter"
 local net = require "vns.net"
 local output = require "vns.output"
 local report = require "vns.report"
 local template = require "vns.template"
+local tapdrops = require "vns.tapdrops"
 local tool = require "vns.tool"
-local tracepoint = require "vns.tracepoint"
+local vhostq = require "vns.vhostq"
 local virtlayout = require "vns.virtlayout"
 
 -- The members of tun's private structs the program reads (vns/tun_layout.h).
@@ -35,66 +33,34 @@ local LAYOUT = {
   { "vns_tun_struct", "numqueues", "tun_struct", "numqueues" },
 }
 
--- What each of tun_net_xmit's drop reasons means here.
-local REASON_CAUSE = {
-  FULL_RING = "ring full", TAP_FILTER = "tap filter", TAP_TXFILTER = "tap filter",
-  SOCKET_FILTER = "socket/eBPF filter", SKB_UCOPY_FAULT = "zero-copy copy failure",
-  DEV_READY = "queue not ready",
+-- tun_net_xmit's drop reasons, and the template's causes told from the
+-- state at entry.
+local causes = tapdrops.new {
+  marker = "FULL_RING", module = "tun", kprobe_help = "inferred from the state at entry (older)",
+  reason_cause = { FULL_RING = "ring full", TAP_FILTER = "tap filter", TAP_TXFILTER = "tap filter",
+                   SOCKET_FILTER = "socket/eBPF filter", SKB_UCOPY_FAULT = "zero-copy copy failure",
+                   DEV_READY = "queue not ready" },
+  entry_cause = { [1001] = "queue not ready", [1002] = "ring full", [1003] = "tap filter",
+                  [1004] = "socket/eBPF filter or zero-copy copy failure" },
 }
--- The template's causes told from the state at entry.
-local ENTRY_CAUSE = {
-  [1001] = "queue not ready", [1002] = "ring full", [1003] = "tap filter",
-  [1004] = "socket/eBPF filter or zero-copy copy failure",
-}
-
-local function has_reasons() return drops.reason_code("FULL_RING") ~= nil end
-
-local function variant_of(opts)
-  if opts.variant ~= "auto" then return opts.variant end
-  return has_reasons() and "reasons" or "kprobe"
-end
-
-local function ctx_filter(opts)
-  local text = ctxfilter.compile({ dev = opts.dev }, { dev = "key.dev" }).text
-  if opts.queue then text = text .. " && key.queue == " .. template.value(opts.queue, "u32").text end
-  return template.code(text)
-end
 
 local function program(opts)
-  local variant = variant_of(opts)
-  local tracepoints = template.code("/* kprobe variant: no tracepoint */")
-  if variant == "reasons" then
-    if not has_reasons() then
-      errors.unsupported("option --variant reasons needs tun's drop reasons in skb:kfree_skb (Linux 5.17+); use --variant kprobe")
-    end
-    tracepoints = tracepoint.probe("skb", "kfree_skb").code
-  end
-  local checks = virtlayout.checks("tun", LAYOUT)
-  return template.render(template.read("vnet-txdrop.c"), {
-    TRACEPOINTS = tracepoints,
-    LAYOUT_CHECKS = checks,
-    VARIANT_REASONS = template.bool(variant == "reasons"),
-    DROP_COUNTER = report.counter("drops", "drop_key", 1024),
-    CTX_FILTER = ctx_filter(opts),
-  })
+  local values = causes:template_values(opts)
+  values.LAYOUT_CHECKS = virtlayout.checks("tun", LAYOUT)
+  values.DROP_COUNTER = report.counter("drops", "drop_key", 1024)
+  values.CTX_FILTER = vhostq.queue_filter(opts, "key")
+  return template.render(template.read("vnet-txdrop.c"), values)
 end
 
 local function prepare(run)
-  run.variant = variant_of(run.opts)
-  run.reason_names = run.variant == "reasons" and drops.reason_names() or {}
+  causes:prepare(run)
   run.layout = select(2, virtlayout.checks("tun", LAYOUT))
-end
-
-local function cause_of(run, code)
-  if ENTRY_CAUSE[code] then return ENTRY_CAUSE[code], nil end
-  local reason = run.reason_names[code] or tostring(code)
-  return REASON_CAUSE[reason] or ("other: " .. reason), reason
 end
 
 local drop_counts = report.counts {
   map = "drops", top = false, order = { "dev", "queue", "cause" },
   row = function(run, k)
-    local cause, reason = cause_of(run, k.cause)
+    local cause, reason = causes:cause(run, k.cause)
     local c = run.ctx[string.format("%s/%d/%d", k.dev, k.queue, k.cause)] or {}
     return { dev = k.dev, queue = k.queue, cause = cause, reason = reason, ring_fill_max = c.fill_max,
              ring_size = c.size,
@@ -147,12 +113,11 @@ return tool.summary {
   options = {
     net.options({ "dev" }),
     { name = "queue", type = "integer", min = 0, max = 255, help = "only this queue of the device (0-255)" },
-    { name = "variant", type = "choice", values = { "auto", "reasons", "kprobe" }, default = "auto",
-      help = "reasons: the kernel's drop reasons (5.17+); kprobe: inferred from the state at entry (older)" },
+    causes:option(),
   },
   defaults = { top = false },
   caveats = function()
-    return has_reasons() and {} or { "no tun drop reasons (Linux 5.17+): the cause is inferred at entry; socket/eBPF filter and zero-copy failures are one cause" }
+    return causes:has_reasons() and {} or { "no tun drop reasons (Linux 5.17+): the cause is inferred at entry; socket/eBPF filter and zero-copy failures are one cause" }
   end,
   check_variants = { { "--variant", "kprobe" }, { "--dev", "vnet0", "--queue", "1" } },
   program = program,
