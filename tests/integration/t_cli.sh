@@ -149,7 +149,7 @@ case_broken_script_list_and_run() {
 case_broken_script_check_doctor_compile() {
   need_root
   broken_share
-  vns_run check 180 check
+  vns_run check 600 check
   expect_eq "check exit status" 1 "$STATUS"
   expect_match "drop-summary checked" '^drop-summary +raw_tracepoint__kfree_skb +raw_tracepoint +[1-9][0-9]* +[0-9]+ +ok$' \
     "$(out_of check)"
@@ -160,7 +160,7 @@ case_broken_script_check_doctor_compile() {
   expect_eq "doctor exit status" 1 "$STATUS"
   expect_match "doctor's drop-summary row" '^ +drop-summary +tracepoint:skb:kfree_skb +ok$' "$(out_of doc)"
   expect_match "doctor's broken row" '^ +broken +- +broken: .*/scripts/x/broken.lua:2: ' "$(out_of doc)"
-  vns_run all 240 compile --all -o "$CASE_DIR/packs"
+  vns_run all 600 compile --all -o "$CASE_DIR/packs"
   expect_eq "compile --all exit status" 1 "$STATUS"
   expect_match "drop-summary compiled" "^drop-summary: $CASE_DIR/packs/[0-9a-f]+\\.pack\$" "$(out_of all)"
   expect_match "the broken one named" '^vnetscope: compile: broken tool .*/scripts/x/broken.lua:2: ' "$(err_of all)"
