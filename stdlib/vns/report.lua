@@ -170,6 +170,28 @@ function M.frames(out, frames, heading)
   for _, frame in ipairs(frames) do out:write("      ", frame, "\n") end
 end
 
+-- --format folded, the input of flamegraph.pl (speedscope, inferno read
+-- it too): one line a row, "root;...;leaf value", outermost frame first,
+-- offsets dropped (one frame a function). parts: the first frames (comm,
+-- reason); stacks: frame lists as the kernel gives them (innermost
+-- first), the outer stack first (user, then kernel).
+function M.folded_line(parts, stacks, value)
+  local line = {}
+  for _, p in ipairs(parts) do line[#line + 1] = (tostring(p):gsub(";", ":")) end
+  for _, frames in ipairs(stacks) do
+    for i = #frames, 1, -1 do line[#line + 1] = (frames[i]:gsub("%+0x%x+$", ""):gsub(";", ":")) end
+  end
+  return string.format("%s %d\n", table.concat(line, ";"), value)
+end
+
+-- The comment line before an interval's folded lines (flamegraph.pl
+-- skips it): "# TOOL 2026-11-21T12:00:01Z WHAT". Tools print each
+-- interval's lines and nothing at exit, so all the lines add up to the
+-- totals.
+function M.folded_heading(out, tool, what)
+  out:write(string.format("# %s %s %s\n", tool, os.date("!%Y-%m-%dT%H:%M:%SZ"), what))
+end
+
 -- The loop's collect and render for a definition's `counts` (see above):
 -- "HH:MM:SS  what: N" and the table of the interval; "Total since start"
 -- at exit. JSON: {type, total, rows}.

@@ -118,6 +118,32 @@ case_bind_error() {
   tool_stop a INT
 }
 
+# Folded lines (flamegraph.pl's input) add up to the drops the kernel counted.
+case_folded() {
+  need_root
+  need_drop_reasons
+  topo_pair
+  tool_start fo drop-summary --group-by stack --dev "$DEV_B" --format folded -i 1 -d 60
+  tool_start tx drop-summary --group-by location --dev "$DEV_B" -i 1 -d 60
+  wait_ready tx
+  sleep 1  # folded output has no banner; the text run above attached at the same time
+  local noports
+  noports=$(snmp "$NS_B" snmp Udp NoPorts)
+  send_udp "$NS_A" "$IP_B" 9999 17
+  settle
+  tool_stop fo INT
+  tool_stop tx INT
+  local closed lines
+  closed=$(($(snmp "$NS_B" snmp Udp NoPorts) - noports))
+  lines=$(grep -v '^#' "$CASE_DIR/fo.out")
+  expect_eq "folded lines sum to the drops" "$closed" "$(awk '{ n += $NF } END { print n + 0 }' <<<"$lines")"
+  expect_match "reason first, the drop's caller near the leaf" '^NO_SOCKET;.*;__udp4_lib_rcv(;[^ ;]+)? [0-9]+$' "$lines"
+  expect_eq "the text run saw as many" "Total since start  drops: $closed" "$(total_line tx)"
+  vns_run bad 30 drop-summary --format folded
+  expect_match "folded needs stacks" "option --format folded needs --group-by stack" "$(err_of bad)"
+}
+
+run_case "drop-summary --group-by stack --format folded sums to the drops" case_folded
 run_case "drop-summary --listen: a scrape shows the drops nft and snmp counted" case_drop_summary
 run_case "qdisc-latency --listen: the histogram's _count is the tool's count" case_histogram
 run_case "a bad --listen is one usage error" case_bad_listen
