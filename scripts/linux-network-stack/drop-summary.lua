@@ -148,7 +148,7 @@ return tool.summary {
     "vnetscope drop-summary --filter 'tcp and not port 22'",
     "vnetscope drop-summary --group-by location --stack-sample -d 30",
     "vnetscope drop-summary --group-by stack --exclude-unspecified",
-    "vnetscope drop-summary --group-by stack --format folded -d 30 > drops.folded",
+    "vnetscope drop-summary --group-by stack --format folded -d 30",
     "vnetscope drop-summary --listen 127.0.0.1:9435",
   },
   defaults = { formats = { "folded" } },

@@ -182,7 +182,10 @@ function M.loop(runs, opts, serve)
   end
 end
 
-function Tool:loop(run) M.loop({ run }, run.opts) end
+function Tool:loop(run)
+  run.tool = run.tool or self
+  M.loop({ run }, run.opts)
+end
 
 -- --listen: a scrape first counts what the maps hold now, so it is
 -- current to the moment.
