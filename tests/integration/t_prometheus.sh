@@ -100,6 +100,40 @@ case_histogram() {
   expect_match "the tool's own count at exit" "^count $count " "$(sed -n '/^Total since start/,$p' "$CASE_DIR/ql.out")"
 }
 
+# Two tools in one process, one scrape for both.
+case_serve() {
+  need_root
+  need_drop_reasons
+  need_parser
+  topo_pair
+  ip netns exec "$NS_A" tc qdisc add dev "$DEV_A" root tbf rate 100mbit burst 64kb latency 50ms ||
+    skip "no tbf qdisc on this kernel"
+  cat >"$CASE_DIR/exporter.conf" <<CONF
+# drops and qdisc waits of the test's devices
+drop-summary --group-by location --dev $DEV_B
+qdisc-latency --proto udp --dev '$DEV_A'
+CONF
+  tool_start sv serve "$CASE_DIR/exporter.conf" --listen 127.0.0.1:0 -i 1 -d 60
+  wait_line sv '^Serving metrics at '
+  local noports
+  noports=$(snmp "$NS_B" snmp Udp NoPorts)
+  send_udp "$NS_A" "$IP_B" 9999 11
+  settle
+  local closed sent
+  closed=$(($(snmp "$NS_B" snmp Udp NoPorts) - noports))
+  sent=$(ip netns exec "$NS_A" tc -s qdisc show dev "$DEV_A" | awk '/^ Sent/ {print $4; exit}')
+  expect_eq "drop-summary's series" "$closed" \
+    "$(scrape sv vnetscope_drop_summary_drops_total reason=NO_SOCKET dev="$DEV_B")"
+  expect_eq "qdisc-latency's _count in the same scrape" "$sent" \
+    "$(scrape sv vnetscope_qdisc_latency_seconds_count dev="$DEV_A")"
+  tool_stop sv INT
+  expect_eq "drop-summary's final report" "Total since start  drops: $closed" "$(total_line sv | head -n 1)"
+  printf 'drop-summary --listen 127.0.0.1:1\n' >"$CASE_DIR/bad.conf"
+  vns_run bad 30 serve "$CASE_DIR/bad.conf" --listen 127.0.0.1:0
+  expect_eq "a bad config line: exit status" 2 "$STATUS"
+  expect_match "names the line" "bad\.conf:1: --listen is serve's option, not a tool's" "$(err_of bad)"
+}
+
 case_bad_listen() {
   vns_run bad 30 drop-summary --listen localhost:9435
   expect_eq "exit status" 2 "$STATUS"
@@ -146,6 +180,7 @@ case_folded() {
 run_case "drop-summary --group-by stack --format folded sums to the drops" case_folded
 run_case "drop-summary --listen: a scrape shows the drops nft and snmp counted" case_drop_summary
 run_case "qdisc-latency --listen: the histogram's _count is the tool's count" case_histogram
+run_case "serve: two tools from a config, one /metrics" case_serve
 run_case "a bad --listen is one usage error" case_bad_listen
 run_case "an address in use is one clear error" case_bind_error
 finish
