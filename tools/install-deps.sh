@@ -16,6 +16,7 @@ else
     libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev liblua5.4-dev
     libcmocka-dev lua5.4               # unit tests
     iproute2 nftables bpftool procps strace iputils-ping   # integration tests and demo
+    python3-prometheus-client curl     # integration tests: parse and fetch Prometheus scrapes
   )
 fi
 

@@ -39,9 +39,7 @@ local function unspecified_code(opts)
 end
 
 local function program(opts, f)
-  if opts.format == "folded" and not by_stack(opts) then
-    errors.usage("option --format folded needs --group-by stack (or all): folded lines are stacks")
-  end
+  report.check_folded(opts, by_stack(opts), "--group-by stack (or all)")
   local unspecified = unspecified_code(opts)
   return template.render(template.read("drop-summary.c"), {
     TRACEPOINTS = tracepoint.probe("skb", "kfree_skb").code,
@@ -113,18 +111,13 @@ local function stack_lines(r, out)
   report.frames(out, r.sample_stack, "first stack seen:")
 end
 
--- "REASON;outermost frame;...;kfree_skb's caller count", once, at exit:
--- the totals (an interval cut short by Ctrl-C is in them).
-local function render_folded(data, out, final)
-  if not final then return end
-  report.folded_heading(out, "drop-summary", "total")
-  for _, r in ipairs(data.drops) do
-    out:write(report.folded_line({ r.reason or "-" }, { r.stack or { "[missed stack]" } }, r.count))
-  end
+-- Folded: "REASON;outermost frame;...;kfree_skb's caller count".
+local function folded_parts(r)
+  return { r.reason or "-" }, { r.stack or { "[missed stack]" } }, r.count
 end
 
 local function render(run, data, out, final)
-  if run.opts.format == "folded" then return render_folded(data, out, final) end
+  if run.opts.format == "folded" then return report.folded_totals(out, "drop-summary", data.drops, folded_parts, final) end
   local title = final and "Total since start" or output.timestamp()
   local note = data.unspecified > 0
     and string.format("  (%d NOT_SPECIFIED: no reason given; may be normal frees, see LOCATION)", data.unspecified) or ""
