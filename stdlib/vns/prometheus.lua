@@ -127,6 +127,18 @@ local function labels_of(row)
   return out
 end
 
+-- Each integer field of t that counts: a counter <base>_<field>_total,
+-- or <base>_total for the field named bare; what ends its help text.
+-- running: the values are totals since start (lost always is).
+function Store:count_fields(t, base, labels, what, running, bare)
+  for k, v in pairs(t) do
+    if type(k) == "string" and math.type(v) == "integer" and not IDS[k] and not not_a_count(k) then
+      local name = k == bare and base .. "_total" or base .. "_" .. ident(k) .. "_total"
+      self:count(name, string.format("%s: %s%s", self.tool, k, what), labels, v, running or k == "lost")
+    end
+  end
+end
+
 local function is_hist(v) return type(v) == "table" and v.buckets ~= nil and v.kind ~= nil end
 
 function Store:add_rows(field, rows)
@@ -137,12 +149,7 @@ function Store:add_rows(field, rows)
       if is_hist(row) then
         self:histogram(base, self.tool .. ": the distribution of " .. field, labels, row)
       else
-        for k, v in pairs(row) do
-          if math.type(v) == "integer" and not IDS[k] and not not_a_count(k) then
-            local name = k == "count" and base .. "_total" or base .. "_" .. ident(k) .. "_total"
-            self:count(name, string.format("%s: %s of the %s rows", self.tool, k, field), labels, v)
-          end
-        end
+        self:count_fields(row, base, labels, " of the " .. field .. " rows", false, "count")
       end
     end
   end
@@ -150,20 +157,13 @@ end
 
 -- Add one interval's report.
 function Store:add(data)
+  self:count_fields(data, self.prefix:sub(1, -2), {}, "", false, "total")
   for k, v in pairs(data) do
-    if type(k) == "string" and not SKIP[k] then
-      if math.type(v) == "integer" and not not_a_count(k) then
-        local name = k == "total" and self.prefix .. "total" or self.prefix .. ident(k) .. "_total"
-        self:count(name, string.format("%s: %s", self.tool, k), {}, v, k == "lost")
-      elseif type(v) == "table" and v[1] ~= nil then
+    if type(k) == "string" and not SKIP[k] and type(v) == "table" then
+      if v[1] ~= nil then
         self:add_rows(k, v)
-      elseif type(v) == "table" and not is_hist(v) then
-        for f, n in pairs(v) do
-          if type(f) == "string" and math.type(n) == "integer" and not not_a_count(f) then
-            self:count(self.prefix .. ident(k) .. "_" .. ident(f) .. "_total",
-                       string.format("%s: %s %s (since start)", self.tool, k, f), {}, n, true)
-          end
-        end
+      elseif not is_hist(v) then
+        self:count_fields(v, self.prefix .. ident(k), {}, " (" .. k .. ", since start)", true, nil)
       end
     end
   end
