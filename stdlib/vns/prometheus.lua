@@ -44,8 +44,13 @@ end
 
 local function ident(text) return (text:gsub("[^%w_]", "_")) end
 
--- Values of a label: backslash, double quote and newline escaped.
-local function escape(v) return (tostring(v):gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" })) end
+-- Values of a label: backslash, double quote and newline escaped; bytes
+-- that are not UTF-8 (a task's comm may hold any) as '?'.
+local function escape(v)
+  v = tostring(v)
+  if not utf8.len(v) then v = v:gsub("[\128-\255]", "?") end
+  return (v:gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+end
 
 -- The shortest text that reads back as v (2e-06, not 1.9999999999999999e-06).
 local function number(v)

@@ -25,6 +25,8 @@ function T.rows_add_up_per_label_set()
   has(text, 'vnetscope_drop_summary_drops_total{reason="a\\"b\\\\c\\nd"} 1\n')
   has(text, "vnetscope_drop_summary_total 5\n")
   eq(text:find("stack_id", 1, true), nil)
+  s:add({ drops = { { reason = "bad\xff\xfe", count = 1 } } })
+  has(s:text(), 'reason="bad??"} 1\n')
   eq(text:find("reason_code", 1, true), nil)
 end
 
