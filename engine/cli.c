@@ -12,13 +12,14 @@ static const struct {
   { "-e", CLI_EVAL },       { "run", CLI_RUN },     { "list", CLI_LIST },
   { "check", CLI_CHECK },   { "doctor", CLI_DOCTOR },
   { "compile", CLI_COMPILE }, { "cache", CLI_CACHE },
+  { "serve", CLI_SERVE },
 };
 
 static const char *mode_names[] = {
   [CLI_HELP] = "help",   [CLI_VERSION] = "version", [CLI_EVAL] = "eval",
   [CLI_RUN] = "run",     [CLI_LIST] = "list",       [CLI_CHECK] = "check",
   [CLI_DOCTOR] = "doctor", [CLI_TOOL] = "tool",
-  [CLI_COMPILE] = "compile", [CLI_CACHE] = "cache",
+  [CLI_COMPILE] = "compile", [CLI_CACHE] = "cache", [CLI_SERVE] = "serve",
 };
 
 const char *cli_mode_name(enum cli_mode mode)

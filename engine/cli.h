@@ -20,6 +20,7 @@ enum cli_mode {
   CLI_TOOL,
   CLI_COMPILE,
   CLI_CACHE,
+  CLI_SERVE,
 };
 
 struct cli {

@@ -220,6 +220,13 @@ static void watch(int fd, struct vns_buffer *b)
   epoll_ctl(poller(), EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Another fd for the same wait (lhttp's listening socket): a poll returns
+ * when it is readable and delivers nothing for it. */
+void lbuffer_watch_fd(int fd)
+{
+  watch(fd, NULL);
+}
+
 int lbuffer_perf_buffer(lua_State *L)
 {
   struct vns_module *m = lmodule_check(L, 1);

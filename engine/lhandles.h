@@ -49,4 +49,7 @@ struct vns_prog *lprog_new(lua_State *L);
 int lbuffer_perf_buffer(lua_State *L);
 int lbuffer_ring_buffer(lua_State *L);
 
+/* Wake core.poll when fd is readable too (lhttp.c's listening socket). */
+void lbuffer_watch_fd(int fd);
+
 #endif

@@ -17,11 +17,12 @@ void lbuffer_register(lua_State *L);
 void lfeatures_register(lua_State *L);
 void lqdisc_register(lua_State *L);
 void lbtf_register(lua_State *L);
+void lhttp_register(lua_State *L);
 
 static void (*const linit_parts[])(lua_State *L) = {
   lsys_register,    lmodule_register, lpack_register,     lprog_register, lmap_register,
   lstack_register,  lbuffer_register, lfeatures_register, lqdisc_register,
-  lbtf_register,
+  lbtf_register,    lhttp_register,
 };
 
 int luaopen_vns_core(lua_State *L)

@@ -21,6 +21,7 @@ else
     clang-14 libclang-rt-14-dev        # fuzz targets (libFuzzer)
     iproute2 nftables bpftool procps strace iputils-ping   # integration tests and demo
     man-db                             # the generated man pages' test renders them
+    python3-prometheus-client curl     # integration tests: parse and fetch Prometheus scrapes
   )
 fi
 

@@ -216,14 +216,9 @@ end
 -- "comm;user frames;kernel frames count", outermost first, per hot CPU.
 local function folded(data, out)
   for _, h in ipairs(data.hot) do
-    out:write(string.format("# cpu-monitor %s cpu %d %s%% %s\n", os.date("!%Y-%m-%dT%H:%M:%SZ"), h.cpu,
-                            string.format("%.1f", h.util), data.type))
+    report.folded_heading(out, "cpu-monitor", string.format("cpu %d %.1f%% %s", h.cpu, h.util, data.type))
     for _, r in ipairs(h.rows) do
-      local parts = { r.comm }
-      for _, frames in ipairs({ r.user_stack or {}, r.kernel_stack or {} }) do
-        for i = #frames, 1, -1 do parts[#parts + 1] = frames[i] end
-      end
-      out:write(string.format("%s %d\n", table.concat(parts, ";"), r.count))
+      out:write(report.folded_line({ r.comm }, { r.user_stack or {}, r.kernel_stack or {} }, r.count))
     end
   end
 end

@@ -35,6 +35,7 @@ local core = require "vns.core"
 local errors = require "vns.errors"
 local hist = require "vns.hist"
 local net = require "vns.net"
+local report = require "vns.report"
 local template = require "vns.template"
 local tool = require "vns.tool"
 local waits = require "vns.waits"
@@ -52,6 +53,7 @@ local TYPES = { all = { "mutex", "rdlock", "wrlock" }, mutex = { "mutex" }, rwlo
                 rdlock = { "rdlock" }, wrlock = { "wrlock" } }
 
 local function program(opts)
+  report.check_folded(opts, opts.stacks, "--stacks")
   return template.render(template.read("lock-latency.c"), {
     STACKS = template.bool(opts.stacks),
     TASK_FILTER = waits.task_filter(opts),
@@ -158,6 +160,16 @@ local function note(data)
   return string.format("  acquired %d, timed out %d, failed %d\n", r.acquired, r.timedout, r.failed)
 end
 
+-- Folded (--stacks): "COMM;outermost frame;...;the lock call's caller waits".
+local function folded_parts(h)
+  return { h.comm or "-" }, { h.stack or { "[missed stack]" } }, h.count
+end
+
+local function render(run, data, out, final)
+  if run.opts.format == "folded" then return report.folded_totals(out, "lock-latency", data.histograms, folded_parts, final) end
+  waits.render(run, data, out, final, { what = "lock waits", note = note })
+end
+
 local function header(run, out)
   out:write(string.format("Probing %s%s\n", run.lib, run.opts.pid and (" in pid " .. run.opts.pid) or " in every process"))
   if #run.missing > 0 then
@@ -176,9 +188,10 @@ return tool.summary {
     "vnetscope lock-latency --pid 4242 --lock-type wrlock --stacks --top 5",
     "vnetscope lock-latency --pid 4242 --by thread --threshold 100us --format json",
     "vnetscope lock-latency --comm ovs-vswitchd --lib /usr/lib64/libpthread.so.0",
+    "vnetscope lock-latency --pid 4242 --stacks --format folded -d 30",
   },
   requires = "uprobes (CONFIG_UPROBE_EVENTS); the process's libc.so.6 (glibc 2.34+) or libpthread.so.0",
-  defaults = { top = 10 },
+  defaults = { top = 10, formats = { "folded" } },
   options = {
     net.options({ "pid", "comm", "threshold" }),
     waits.tid_option(),
@@ -199,5 +212,5 @@ return tool.summary {
   prepare = prepare,
   header = header,
   collect = collect,
-  render = function(run, data, out, final) waits.render(run, data, out, final, { what = "lock waits", note = note }) end,
+  render = render,
 }

@@ -168,18 +168,12 @@ local function stack_lines(r, out)
   report.frames(out, r.user_stack)
 end
 
--- "comm;user frames, outermost first;kernel frames value-in-us", the
--- input of flamegraph.pl (offsets dropped: one frame per function).
+-- "comm;user frames;kernel frames value-in-us" (report.folded_line).
 local function folded_line(r)
-  local parts = { r.comm }
-  local function add(frames)
-    for i = #(frames or {}), 1, -1 do parts[#parts + 1] = (frames[i]:gsub("%+0x%x+$", "")) end
-  end
-  if r.missed_user_stack then parts[#parts + 1] = "[missed user stack]" end
-  add(r.user_stack)
-  if r.missed_kernel_stack then parts[#parts + 1] = "[missed kernel stack]" end
-  add(r.kernel_stack)
-  return string.format("%s %d\n", table.concat(parts, ";"), r.total_ns // 1000)
+  local missed_user = r.missed_user_stack and { "[missed user stack]" } or {}
+  local missed_kernel = r.missed_kernel_stack and { "[missed kernel stack]" } or {}
+  return report.folded_line({ r.comm }, { missed_user, r.user_stack or {}, missed_kernel, r.kernel_stack or {} },
+                            r.total_ns // 1000)
 end
 
 local function render(run, data, out, final)
@@ -188,7 +182,7 @@ local function render(run, data, out, final)
     -- it); their sum is the total, so the totals are not repeated.
     local rows = run.fresh
     table.sort(rows, by_time)
-    out:write(string.format("# offcpu %s %s\n", os.date("!%Y-%m-%dT%H:%M:%SZ"), final and "last" or "interval"))
+    report.folded_heading(out, "offcpu", final and "last" or "interval")
     for _, r in ipairs(rows) do out:write(folded_line(r)) end
     return
   end

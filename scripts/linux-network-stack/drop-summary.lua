@@ -39,6 +39,7 @@ local function unspecified_code(opts)
 end
 
 local function program(opts, f)
+  report.check_folded(opts, by_stack(opts), "--group-by stack (or all)")
   local unspecified = unspecified_code(opts)
   return template.render(template.read("drop-summary.c"), {
     TRACEPOINTS = tracepoint.probe("skb", "kfree_skb").code,
@@ -99,7 +100,9 @@ local function collect(run, final)
     if r.reason == "NOT_SPECIFIED" then unspecified = unspecified + r.count end
   end
   if final and run.opts.stack_sample then add_samples(run, c.rows, c.key) end
-  return { type = final and "total" or "interval", total = c.total, unspecified = unspecified, drops = c.rows }
+  -- Folded lines add up to the drops: every row, not the top.
+  local rows = run.opts.format == "folded" and c.all or c.rows
+  return { type = final and "total" or "interval", total = c.total, unspecified = unspecified, drops = rows }
 end
 
 -- Stacks go under their rows.
@@ -108,7 +111,13 @@ local function stack_lines(r, out)
   report.frames(out, r.sample_stack, "first stack seen:")
 end
 
+-- Folded: "REASON;outermost frame;...;kfree_skb's caller count".
+local function folded_parts(r)
+  return { r.reason or "-" }, { r.stack or { "[missed stack]" } }, r.count
+end
+
 local function render(run, data, out, final)
+  if run.opts.format == "folded" then return report.folded_totals(out, "drop-summary", data.drops, folded_parts, final) end
   local title = final and "Total since start" or output.timestamp()
   local note = data.unspecified > 0
     and string.format("  (%d NOT_SPECIFIED: no reason given; may be normal frees, see LOCATION)", data.unspecified) or ""
@@ -132,7 +141,10 @@ return tool.summary {
     "vnetscope drop-summary --filter 'tcp and not port 22'",
     "vnetscope drop-summary --group-by location --stack-sample -d 30",
     "vnetscope drop-summary --group-by stack --exclude-unspecified",
+    "vnetscope drop-summary --group-by stack --format folded -d 30",
+    "vnetscope drop-summary --listen 127.0.0.1:9435",
   },
+  defaults = { formats = { "folded" } },
   requires = "tracepoint skb:kfree_skb; drop reasons need Linux 5.17+",
   probes = { "tracepoint:skb:kfree_skb" },
   caveats = drops.caveats,

@@ -186,6 +186,7 @@ function H:summary()
     kind = self.kind, unit = self.unit_key, count = self:total(), buckets = buckets, percentiles = pct,
     min = st and self:scaled(st.min) or nil, max = st and self:scaled(st.max) or nil,
     mean = st and milli(self:scaled(st.sum / st.count)) or nil,
+    sum = st and self:scaled(st.sum) or nil,  -- exact: Prometheus's _sum (vns.prometheus)
   }
 end
 

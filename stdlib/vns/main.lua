@@ -21,6 +21,8 @@ Usage:
                                   a pack that loads without compiling (--pack FILE)
   vnetscope cache list|clear      the compiled programs kept in /var/cache/vnetscope
   vnetscope doctor                what this kernel supports, per tool
+  vnetscope serve CONFIG --listen ADDR:PORT
+                                  several summary tools, one Prometheus /metrics
   vnetscope --version
 
 Example:
@@ -46,6 +48,10 @@ end
 
 function commands.cache(_, args)
   return require("vns.cachecmd").cache(args)
+end
+
+function commands.serve(_, args)
+  return require("vns.serve").run(args)
 end
 
 function commands.doctor(_, args)

@@ -11,6 +11,7 @@
 -- A tool with one counting map and nothing else to show can just say
 -- `counts = { map =, row =, columns =, what =, after = }` in its definition; the
 -- tool loop then collects and renders it (vns.tool).
+local errors = require "vns.errors"
 local hist = require "vns.hist"
 local output = require "vns.output"
 local template = require "vns.template"
@@ -168,6 +169,45 @@ function M.frames(out, frames, heading)
   if type(frames) ~= "table" then return end
   if heading then out:write("      ", heading, "\n") end
   for _, frame in ipairs(frames) do out:write("      ", frame, "\n") end
+end
+
+-- --format folded, the input of flamegraph.pl (speedscope, inferno read
+-- it too): one line a row, "root;...;leaf value", outermost frame first,
+-- offsets dropped (one frame a function). parts: the first frames (comm,
+-- reason); stacks: frame lists as the kernel gives them (innermost
+-- first), the outer stack first (user, then kernel).
+function M.folded_line(parts, stacks, value)
+  local line = {}
+  for _, p in ipairs(parts) do line[#line + 1] = (tostring(p):gsub(";", ":")) end
+  for _, frames in ipairs(stacks) do
+    for i = #frames, 1, -1 do line[#line + 1] = (frames[i]:gsub("%+0x%x+", "", 1):gsub(";", ":")) end
+  end
+  return string.format("%s %d\n", table.concat(line, ";"), value)
+end
+
+-- The comment line before an interval's folded lines (flamegraph.pl
+-- skips it): "# TOOL 2026-11-21T12:00:01Z WHAT". Tools print each
+-- interval's lines and nothing at exit, so all the lines add up to the
+-- totals.
+function M.folded_heading(out, tool, what)
+  out:write(string.format("# %s %s %s\n", tool, os.date("!%Y-%m-%dT%H:%M:%SZ"), what))
+end
+
+-- Folded output of a tool whose final report holds the totals: written
+-- once, at exit (so an interval cut short by Ctrl-C is in it); parts_of(row)
+-- returns the row's parts, stacks and value for folded_line.
+function M.folded_totals(out, tool, rows, parts_of, final)
+  if not final then return end
+  M.folded_heading(out, tool, "total")
+  for _, r in ipairs(rows) do out:write(M.folded_line(parts_of(r))) end
+end
+
+-- --format folded without stacks to fold: one usage error (how: the
+-- option that takes stacks).
+function M.check_folded(opts, has_stacks, how)
+  if opts.format == "folded" and not has_stacks then
+    errors.usage("option --format folded needs %s: folded lines are stacks", how)
+  end
 end
 
 -- The loop's collect and render for a definition's `counts` (see above):

@@ -42,9 +42,11 @@ local cache = require "vns.cache"
 local core = require "vns.core"
 local events = require "vns.events"
 local filter = require "vns.filter"
+local listen = require "vns.listen"
 local options = require "vns.options"
 local output = require "vns.output"
 local program = require "vns.program"
+local prometheus = require "vns.prometheus"
 local report = require "vns.report"
 local tooldef = require "vns.tooldef"
 
@@ -79,7 +81,9 @@ function Tool:specs()
   local defaults = self.defaults or {}
   local budget_option = self.kind == "details" and { budget.option(defaults.max_events_per_sec), events.option() } or {}
   local flow_options = self.filter and filter.options((filter_def(self))) or {}
-  return options.flatten({ flow_options, self.options or {}, options.common(defaults, self.kind), budget_option })
+  local listen_option = self.kind == "summary" and listen.option() or {}
+  return options.flatten({ flow_options, self.options or {}, options.common(defaults, self.kind), budget_option,
+                           listen_option })
 end
 
 -- The program's C text, and the compiled flow filter (nil without one).
@@ -117,9 +121,20 @@ local function write(run, data, render, final)
   end
 end
 
+-- --listen: an interval's report goes to the metrics store, every row of
+-- it (the store bounds the series, not --top).
+local function count_metrics(self, run)
+  local top = run.opts.top
+  if top then run.opts.top = math.maxinteger end
+  local data = self.collect(run, false)
+  run.opts.top = top
+  if data ~= nil then run.metrics:add(data) end
+end
+
 -- One report: the summary (when the tool keeps one), then the counts of
 -- the event stream.
 local function emit(self, run, final)
+  if run.metrics and not final then return count_metrics(self, run) end
   local data = self.collect and self.collect(run, final)
   if data ~= nil then
     run.reports = run.reports + 1
@@ -136,30 +151,89 @@ end
 -- batch (events.layout) still show a quiet stream's last events this soon.
 local POLL_MAX_MS = 200
 
--- Wait until the next report is due; events are delivered meanwhile.
-local function wait_until(deadline_ns)
+-- Wait until the next report is due; events are delivered meanwhile,
+-- and scrapes answered (serve, after each poll).
+local function wait_until(deadline_ns, serve)
   while not core.interrupted() do
     local left_ns = deadline_ns - core.monotime()
     if left_ns <= 0 then return end
     io.stdout:flush()  -- Lua's lines before the engine's (the fast path writes its own)
     core.poll(math.min((left_ns + 999999) // 1000000, POLL_MAX_MS))
     io.stdout:flush()
+    if serve then serve() end
+  end
+end
+
+-- Report every --interval until --duration or a stop signal, for each
+-- of runs (one tool's, or vnetscope serve's several); opts gives the
+-- interval and duration.
+function M.loop(runs, opts, serve)
+  local started = runs[1].started
+  local stop_at = opts.duration and started + math.floor(opts.duration * 1e9)
+  local next_report = started
+  while not core.interrupted() do
+    next_report = next_report + math.floor(opts.interval * 1e9)
+    local due = stop_at and math.min(next_report, stop_at) or next_report
+    wait_until(due, serve)
+    if core.interrupted() then break end
+    -- The last (maybe partial) interval still gets its own report.
+    for _, run in ipairs(runs) do emit(run.tool, run, false) end
+    if stop_at and core.monotime() >= stop_at then break end
   end
 end
 
 function Tool:loop(run)
-  local opts = run.opts
-  local stop_at = opts.duration and run.started + math.floor(opts.duration * 1e9)
-  local next_report = run.started
-  while not core.interrupted() do
-    next_report = next_report + math.floor(opts.interval * 1e9)
-    local due = stop_at and math.min(next_report, stop_at) or next_report
-    wait_until(due)
-    if core.interrupted() then break end
-    -- The last (maybe partial) interval still gets its own report.
-    emit(self, run, false)
-    if stop_at and core.monotime() >= stop_at then break end
+  run.tool = run.tool or self
+  M.loop({ run }, run.opts)
+end
+
+-- --listen: a scrape first counts what the maps hold now, so it is
+-- current to the moment.
+function M.scraper(runs)
+  return function()
+    local stores = {}
+    for i, run in ipairs(runs) do
+      emit(run.tool, run, false)
+      stores[i] = run.metrics
+    end
+    return prometheus.text(stores)
   end
+end
+
+-- Compile, load and attach for options opts (parsed); prints the
+-- tool's first lines. Returns the run, or nil when stopped meanwhile.
+function Tool:start(opts, text, flow_filter)
+  cache.configure(opts)
+  local prog = program.compile(text, { about = self.name })
+  if core.interrupted() then
+    prog:close()
+    return nil
+  end
+  local run = { tool = self, opts = opts, program = prog, reports = 0, filter = flow_filter,
+                metrics = (opts.listen or opts.serving) and prometheus.store(self.name, { max_series = opts.top }) or nil }
+  -- Large address/port sets live in maps: filled before attaching, so
+  -- the filter is whole from the first packet.
+  if flow_filter then filter.fill(prog, flow_filter) end
+  if self.prepare then self.prepare(run) end
+  -- Buffers open before attach: an event sent before has nowhere to go
+  -- and would not even count as lost.
+  if self.kind == "details" then run.stream = events.open(run, self) end
+  prog:attach_all()
+  run.started = core.monotime()
+  if self.setup then self.setup(run) end
+  if opts.format == "text" then
+    print(self.tracing or ("Tracing " .. self.about:gsub("^%u", string.lower) .. "... Hit Ctrl-C to end."))
+    if self.header then self.header(run, io.stdout)
+    elseif self.row and self.row.columns then events.header(self.row, io.stdout) end
+  end
+  return run
+end
+
+-- Detach, deliver what the buffers still hold, print the final report.
+function Tool:finish(run)
+  run.program:close()
+  core.poll(0)
+  emit(self, run, true)
 end
 
 function Tool:run(argv)
@@ -176,30 +250,23 @@ function Tool:run(argv)
     io.write(text)
     return 0
   end
-  cache.configure(opts)
-  local prog <close> = program.compile(text, { about = self.name })
-  if core.interrupted() then return 130 end
-  local run = { tool = self, opts = opts, program = prog, reports = 0, filter = flow_filter }
-  -- Large address/port sets live in maps: filled before attaching, so
-  -- the filter is whole from the first packet.
-  if flow_filter then filter.fill(prog, flow_filter) end
-  if self.prepare then self.prepare(run) end
-  -- Buffers open before attach: an event sent before has nowhere to go
-  -- and would not even count as lost.
-  if self.kind == "details" then run.stream = events.open(run, self) end
-  prog:attach_all()
-  run.started = core.monotime()
-  if self.setup then self.setup(run) end
-  if opts.format == "text" then
-    print(self.tracing or ("Tracing " .. self.about:gsub("^%u", string.lower) .. "... Hit Ctrl-C to end."))
-    if self.header then self.header(run, io.stdout)
-    elseif self.row and self.row.columns then events.header(self.row, io.stdout) end
+  -- Bound before compiling: a port in use fails at once.
+  local server <close> = opts.listen and listen.open(opts.listen) or nil
+  local run = self:start(opts, text, flow_filter)
+  if not run then return 130 end
+  local prog <close> = run.program
+  local serve
+  if server then
+    -- After the Tracing line; JSON output keeps stdout for JSON.
+    local say = opts.format == "text" and io.stdout or io.stderr
+    say:write("Serving metrics at ", server.url, "\n")
+    say:flush()
+    local scrape = M.scraper({ run })
+    serve = function() server:serve(scrape) end
   end
-  self:loop(run)
+  M.loop({ run }, opts, serve)
   if core.interrupted() then io.stderr:write("Detaching...\n") end
-  prog:close()
-  core.poll(0)  -- deliver what the buffers still hold
-  emit(self, run, true)
+  self:finish(run)
   return 0
 end
 

@@ -145,7 +145,7 @@ function M.collect(run, final, describe)
   local interval = new_set()
   read_into(run, { interval, run.waits_state })
   local set = final and run.waits_state or interval
-  local top = run.opts.top
+  local top = run.opts.format ~= "folded" and run.opts.top or nil  -- folded lines add up: every label
   local labels, nlabels = ranked(set.labels, top)
   local data = { type = final and "total" or "interval", waits = 0, histograms = output.array(),
                  locks = output.array(), labels_seen = nlabels }

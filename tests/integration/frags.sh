@@ -4,11 +4,6 @@
 # fragment reasons) and tests/lab/t_ip_defrag.sh (the lab's 6.1 and
 # 5.10, which have none: the kprobe variant). Needs lib.sh first.
 
-# snmp NS FILE PREFIX NAME: one counter of NS (the header line names them).
-snmp() {
-  ip netns exec "$1" awk -v p="$3:" -v n="$4" '$1 == p && !h {for (i = 2; i <= NF; i++) c[i] = $i; h = 1; next}
-    $1 == p && h {for (i = 2; i <= NF; i++) if (c[i] == n) print $i}' "/proc/net/$2"
-}
 snmp6() { ip netns exec "$1" awk -v n="$2" '$1 == n {print $2}' /proc/net/snmp6; }
 
 # counters NS FAMILY: "reqds oks fails timeout [overlaps]" of NS.

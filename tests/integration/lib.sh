@@ -250,6 +250,12 @@ guide_block() {
     found == 2 { if ($0 == "```") exit; print }' "$GUIDE"
 }
 
+# snmp NS FILE PREFIX NAME: one counter of NS (the header line names them).
+snmp() {
+  ip netns exec "$1" awk -v p="$3:" -v n="$4" '$1 == p && !h {for (i = 2; i <= NF; i++) c[i] = $i; h = 1; next}
+    $1 == p && h {for (i = 2; i <= NF; i++) if (c[i] == n) print $i}' "/proc/net/$2"
+}
+
 # ---- the tool under test ------------------------------------------------
 
 # tool_start TAG ARGS...: vnetscope ARGS in the background; its output in

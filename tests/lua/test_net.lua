@@ -221,6 +221,7 @@ local type_specs = {
   path = { name = "t-path", type = "path" },
   skb_groups = { name = "t-groups", type = "skb_groups" },
   skb_funcs = { name = "t-funcs", type = "skb_funcs" },
+  listen = { name = "t-listen", type = "listen" },
 }
 
 -- Names the kernel allows: an interface name may hold quotes and

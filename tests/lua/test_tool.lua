@@ -48,7 +48,7 @@ end
 function T.specs_own_then_common()
   local names = {}
   for _, s in ipairs(demo():specs()) do names[#names + 1] = s.name end
-  eq(names, { "dev", "interval", "duration", "top", "format", "emit-c", "no-cache", "pack" })
+  eq(names, { "dev", "interval", "duration", "top", "format", "emit-c", "no-cache", "pack", "listen" })
   local v = options.parse(demo({ defaults = { interval = 5, top = 3 } }):specs(), {})
   eq({ v.interval, v.top }, { 5, 3 })
 end
@@ -62,7 +62,8 @@ function T.specs_of_details_tools_and_top_opt_out()
   end
   local d = tool.details({ name = "a", about = "b", program = print, events = "e", decode = print, print = print })
   eq(names(d), { "interval", "duration", "format", "emit-c", "no-cache", "pack", "max-events-per-sec", "buffer-pages" })
-  eq(names(demo({ defaults = { top = false } })), { "dev", "interval", "duration", "format", "emit-c", "no-cache", "pack" })
+  eq(names(demo({ defaults = { top = false } })),
+     { "dev", "interval", "duration", "format", "emit-c", "no-cache", "pack", "listen" })
 end
 
 function T.run_help()

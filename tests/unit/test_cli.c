@@ -60,6 +60,9 @@ static void command_words(void **state)
   assert_int_equal(c.argc, 1);
   assert_string_equal(cli_mode_name(CLI_COMPILE), "compile");
   assert_string_equal(cli_mode_name(CLI_CACHE), "cache");
+  assert_int_equal(PARSE(&c, err, "serve", "exporter.conf"), 0);
+  assert_int_equal(c.mode, CLI_SERVE);
+  assert_string_equal(cli_mode_name(CLI_SERVE), "serve");
 }
 
 static void run_and_eval_take_a_target(void **state)

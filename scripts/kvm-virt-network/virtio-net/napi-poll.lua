@@ -35,6 +35,7 @@ local USED = { "0", "1/8", "2/8", "3/8", "4/8", "5/8", "6/8", "7/8", "8/8", ">8/
 local function by_stack(opts) return opts.group_by == "stack" end
 
 local function program(opts)
+  report.check_folded(opts, by_stack(opts), "--group-by stack")
   return template.render(template.read("napi-poll.c"), {
     TRACEPOINTS = tracepoint.code(tracepoint.probe("irq", "softirq_entry"), tracepoint.probe("irq", "softirq_exit"),
                                   tracepoint.probe("napi", "napi_poll")),
@@ -139,7 +140,13 @@ local COLUMNS = { { "DEVICE", "dev" }, { "NAPI", "napi" }, { "ORIGIN", "origin" 
                   { "PACKETS", "packets" }, { "PER_POLL", "per_poll" }, { "FULL", "full" }, { "EMPTY", "empty" },
                   { "BUDGET_USED", "budget_used" } }
 
-local function render(_, data, out, final)
+-- Folded: "DEVICE;outermost frame;...;napi_poll's caller polls".
+local function folded_parts(r)
+  return { r.dev or "-" }, { r.stack or { "[missed stack]" } }, r.polls
+end
+
+local function render(run, data, out, final)
+  if run.opts.format == "folded" then return report.folded_totals(out, "napi-poll", data.napis, folded_parts, final) end
   out:write(string.format("\n%s  NAPI polls: %d, packets: %d\n", final and "Total since start" or output.timestamp(),
                           data.polls, data.packets))
   if #data.napis > 0 then
@@ -156,6 +163,7 @@ return tool.summary {
     "vnetscope napi-poll -i 5",
     "vnetscope napi-poll --dev eth0 --format json",
     "vnetscope napi-poll --dev eth0 --group-by stack -d 10",
+    "vnetscope napi-poll --group-by stack --format folded -d 30",
   },
   requires = "tracepoints napi:napi_poll and irq:softirq_entry/exit (any kernel since 4.x)",
   probes = { "tracepoint:napi:napi_poll", "tracepoint:irq:softirq_entry", "tracepoint:irq:softirq_exit" },
@@ -164,7 +172,7 @@ return tool.summary {
     { name = "group-by", type = "choice", values = { "napi", "stack" }, default = "napi",
       help = "count per NAPI instance and origin, or also per kernel stack (the call paths)" },
   },
-  defaults = { top = false },
+  defaults = { top = false, formats = { "folded" } },
   check_variants = { { "--group-by", "stack" }, { "--dev", "eth0" } },
   program = program,
   prepare = prepare,
