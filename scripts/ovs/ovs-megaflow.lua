@@ -150,10 +150,6 @@ local function decode(run, ev)
   return r
 end
 
-local function header(run, out)
-  if run.opts.details then events.header(row, out) end
-end
-
 return tool.details {
   name = "ovs-megaflow",
   aliases = { "ovs_userspace_megaflow", "ovs_userspace_megaflow.py" },
@@ -179,5 +175,4 @@ return tool.details {
   events = "events",
   row = row,
   decode = decode,
-  header = header,
 }

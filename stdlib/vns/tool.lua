@@ -224,7 +224,8 @@ function Tool:start(opts, text, flow_filter)
   if opts.format == "text" then
     print(self.tracing or ("Tracing " .. self.about:gsub("^%u", string.lower) .. "... Hit Ctrl-C to end."))
     if self.header then self.header(run, io.stdout)
-    elseif self.row and self.row.columns then events.header(self.row, io.stdout) end
+    -- (A tool whose events need --details has none without it.)
+    elseif self.row and self.row.columns and opts.details ~= false then events.header(self.row, io.stdout) end
   end
   return run
 end

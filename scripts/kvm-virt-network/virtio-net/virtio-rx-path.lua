@@ -169,10 +169,6 @@ local function decode(run, ev)
   return r
 end
 
-local function header(run, out)
-  if run.opts.details then events.header(row, out) end
-end
-
 return tool.details {
   name = "virtio-rx-path",
   aliases = { "virtionet-rx-path-monitor", "virtionet-rx-path-summary", "trace_virtio_net_rcvbuf" },
@@ -199,5 +195,4 @@ return tool.details {
   events = "events",
   row = row,
   decode = decode,
-  header = header,
 }
