@@ -17,8 +17,11 @@ build: deps
 demo: build
 	tools/demo.sh $(BUILD)/vnetscope
 
-# The whole suite: C unit tests, Lua stdlib tests, integration tests on
-# the real kernel. Each prints its own summary line; all must pass.
+# The whole suite (tools/run-tests.sh, docs/testing.md): C unit tests,
+# Lua stdlib tests, integration tests on the real kernel, the Debian
+# packages in a fresh root, the sanitizer build, a short fuzz run, and
+# the kernel lab beside them. Each prints its own summary line; all must
+# pass.
 test: build deb
 	VNST_DEB_BUILD=$(DEB_BUILD) tools/run-tests.sh $(BUILD)
 
