@@ -1,5 +1,6 @@
 -- check: compile and verifier-load every program of the named tools (all
 -- by default) without attaching anything; print instruction counts.
+local core = require "vns.core"
 local registry = require "vns.registry"
 local output = require "vns.output"
 local errors = require "vns.errors"
@@ -30,8 +31,11 @@ local function text_of(tool, argv)
   return ok and text or nil
 end
 
+-- Stops between programs on Ctrl-C or SIGTERM (a whole check or
+-- compile --all takes minutes).
 function M.each_variant(tool, fn)
   for _, argv in ipairs(M.option_sets(tool)) do
+    if core.interrupted() then errors.fail("interrupted at %s", M.label(tool, argv)) end
     local first
     for i, mode in ipairs(modes) do
       tracepoint.force(mode[1])
