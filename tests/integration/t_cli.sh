@@ -39,6 +39,24 @@ case_check_attaches_nothing() {
   expect_no_match "attach calls" 'perf_event_open|BPF_RAW_TRACEPOINT_OPEN|BPF_LINK_CREATE' "$calls"
 }
 
+# A whole compile --all takes minutes: SIGTERM stops it between
+# programs, with one line saying where.
+case_compile_all_stops_on_term() {
+  need_root
+  mkdir -p "$CASE_DIR/packs"
+  # A cache of its own, so the programs compile (and take their time).
+  VNETSCOPE_CACHE_DIR=$CASE_DIR/cache tool_start all compile --all -o "$CASE_DIR/packs"
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [ -n "$(ls "$CASE_DIR/packs")" ] && break
+    alive "$(tool_pid all)" || break
+    sleep 0.1
+  done
+  tool_stop all TERM
+  expect_eq "exit status after SIGTERM" 1 "$STATUS"
+  expect_match "where it stopped" '^vnetscope: interrupted at [a-z]' "$(err_of all)"
+}
+
 case_check_kprobe() {
   need_root
   vns_run check 120 check "$KPROBE_FIXTURE"
@@ -170,6 +188,7 @@ run_case "cli: list shows drop-summary with its layer" case_list
 run_case "cli: check prints drop-summary's instruction counts" case_check
 run_case "cli: check attaches nothing (strace)" case_check_attaches_nothing
 run_case "cli: check verifier-loads a kprobe tool" case_check_kprobe
+run_case "cli: compile --all stops between programs on SIGTERM" case_compile_all_stops_on_term
 run_case "cli: a kprobe tool fails with one clear line" case_run_kprobe
 run_case "cli: doctor shows the kernel and each probe type" case_doctor
 run_case "cli: a broken script is listed and stops no other tool" case_broken_script_list_and_run
