@@ -103,10 +103,17 @@ end
 -- The kernel programs are compiled for: this one, or the one `vnetscope
 -- compile --kernel-release R --kernel-headers DIR` names.
 local target
-function M.set_target(release, headers_dir)
+function M.set_target(release, headers_dir, arch)
   core.use_kernel_headers(headers_dir)
   require("vns.kernel").set_target(release)
-  target = { release = release, kernel = "-", headers = core.kheaders_identity() }
+  -- The architecture (--target-arch) keys the cache entries compile
+  -- keeps: the same text for the same headers is another program.
+  local headers = core.kheaders_identity()
+  if arch then
+    core.use_target_arch(arch)
+    headers = headers .. " arch " .. arch
+  end
+  target = { release = release, kernel = "-", headers = headers }
 end
 
 local function this_kernel()

@@ -130,6 +130,16 @@ local function check_target(own)
     errors.usage("compile: give --kernel-release and --kernel-headers together (the release the "
                  .. "headers are for), or neither to compile for this kernel")
   end
+  if own.arch then
+    if own.arch ~= "x86_64" and own.arch ~= "arm64" then
+      errors.usage("compile: option --target-arch: '%s' is not an architecture vnetscope compiles for: "
+                   .. "x86_64 or arm64", own.arch)
+    end
+    if not own.release then
+      errors.usage("compile: option --target-arch needs --kernel-release and --kernel-headers (that "
+                   .. "architecture's headers)")
+    end
+  end
   if own.release then
     if #own.release > 64 or not own.release:match("^[%w][%w._+~-]*$") then
       errors.usage("compile: option --kernel-release: '%s' is not a kernel release (like 6.1.0-56-cloud-amd64)",
@@ -140,18 +150,7 @@ local function check_target(own)
       errors.usage("compile: option --kernel-headers: %s is not a directory; give a kernel header tree "
                    .. "such as /usr/src/kernels/R or /lib/modules/R", own.headers)
     end
-    cache.set_target(own.release, headers_tree(own.headers))
-  end
-  if own.arch then
-    if own.arch ~= "x86_64" and own.arch ~= "arm64" then
-      errors.usage("compile: option --target-arch: '%s' is not an architecture vnetscope compiles for: "
-                   .. "x86_64 or arm64", own.arch)
-    end
-    if not own.release then
-      errors.usage("compile: option --target-arch needs --kernel-release and --kernel-headers (that "
-                   .. "architecture's headers)")
-    end
-    core.use_target_arch(own.arch)
+    cache.set_target(own.release, headers_tree(own.headers), own.arch)
   end
 end
 

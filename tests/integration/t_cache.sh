@@ -172,15 +172,17 @@ case_target_arch_bad_input() {
 
 # kvm-irqfd's arm64 variant (the vGIC's irqfd path, no x86 tracepoints)
 # compiles against Debian's arm64 headers: linux-headers-R-arm64 with its
-# -common beside it, unpacked (apt-get download + dpkg-deb -x) or
-# installed; VNST_ARM64_HEADERS names the R-arm64 directory. The same
-# headers compiled as x86_64 fail: the architecture is really switched.
+# -common beside it: VNST_ARM64_HEADERS names the R-arm64 directory,
+# else those installed in /usr/src, else the mirror's, unpacked once by
+# arm64-headers.sh. The same headers compiled as x86_64 fail: the
+# architecture is really switched.
 case_target_arch_arm64() {
   need_root
   local dir=${VNST_ARM64_HEADERS:-}
   [ -n "$dir" ] || dir=$(find /usr/src -maxdepth 1 -name 'linux-headers-*-arm64' 2>/dev/null | sort | tail -n 1)
-  [ -n "$dir" ] && [ -d "$dir" ] ||
-    skip "no arm64 kernel headers (linux-headers-R-arm64 and -common in /usr/src, or VNST_ARM64_HEADERS=DIR)"
+  [ -n "$dir" ] || dir=$("$TESTS_DIR/arm64-headers.sh" 2>"$CASE_DIR/arm64-headers.err") ||
+    skip "no arm64 kernel headers: none in /usr/src, VNST_ARM64_HEADERS unset, and the mirror's could not be fetched ($(tail -1 "$CASE_DIR/arm64-headers.err"))"
+  [ -d "$dir" ] || skip "no arm64 kernel headers at $dir"
   private_cache
   local release=${dir##*/linux-headers-}
   vns_run arm 300 compile kvm-irqfd --kernel-release "$release" --kernel-headers "$dir" --target-arch arm64 \
