@@ -250,9 +250,12 @@ guide_block() {
     found == 2 { if ($0 == "```") exit; print }' "$GUIDE"
 }
 
-# snmp NS FILE PREFIX NAME: one counter of NS (the header line names them).
+# snmp NS FILE PREFIX NAME: one counter of NS: in snmp/netstat, the
+# PREFIX line under the header line that names it ("Udp", "NoPorts"); in
+# snmp6 (PREFIX ""), the line of NAME ("Udp6OutDatagrams").
 snmp() {
-  ip netns exec "$1" awk -v p="$3:" -v n="$4" '$1 == p && !h {for (i = 2; i <= NF; i++) c[i] = $i; h = 1; next}
+  ip netns exec "$1" awk -v p="$3:" -v n="$4" 'p == ":" && $1 == n {print $2; exit}
+    $1 == p && !h {for (i = 2; i <= NF; i++) c[i] = $i; h = 1; next}
     $1 == p && h {for (i = 2; i <= NF; i++) if (c[i] == n) print $i}' "/proc/net/$2"
 }
 

@@ -28,15 +28,6 @@ topo_v6() {
   IP6_A=fd31::1 IP6_B=fd31::2
 }
 
-# snmp NS FILE GROUP FIELD: a counter of /proc/net/snmp (GROUP "Udp:",
-# "Tcp:") or snmp6 (GROUP "", FIELD "Udp6OutDatagrams") in NS.
-snmp() {
-  ip netns exec "$1" awk -v g="$3" -v f="$4" '
-    g == "" && $1 == f {print $2; exit}
-    g != "" && $1 == g && !hdr {for (i = 2; i <= NF; i++) col[$i] = i; hdr = 1; next}
-    g != "" && $1 == g && hdr {print $col[f]; exit}' "/proc/net/$2"
-}
-
 # udp_send NS ADDR PORT COUNT [BYTES]: COUNT datagrams of BYTES (20), one socket.
 udp_send() {
   timeout 30 ip netns exec "$1" python3 -c '
@@ -112,13 +103,13 @@ case_tx_udp() {
   wait_line t6 '"type":"interval"'
   wait_line none '"type":"interval"'
   local v4 v6
-  v4=$(snmp "$NS_A" snmp Udp: OutDatagrams) v6=$(snmp "$NS_A" snmp6 "" Udp6OutDatagrams)
+  v4=$(snmp "$NS_A" snmp Udp OutDatagrams) v6=$(snmp "$NS_A" snmp6 "" Udp6OutDatagrams)
   udp_send "$NS_A" "$IP_B" 9999 "$N"
   udp_send "$NS_A" "$IP_B" 8888 5
   udp_send "$NS_A" "$IP6_B" 9999 "$N"
   udp_send "$NS_A" "$IP6_B" 8888 5
   settle
-  v4=$(($(snmp "$NS_A" snmp Udp: OutDatagrams) - v4)) v6=$(($(snmp "$NS_A" snmp6 "" Udp6OutDatagrams) - v6))
+  v4=$(($(snmp "$NS_A" snmp Udp OutDatagrams) - v4)) v6=$(($(snmp "$NS_A" snmp6 "" Udp6OutDatagrams) - v6))
   tool_stop t4 INT
   tool_stop t6 INT
   tool_stop none INT
@@ -173,10 +164,10 @@ case_tcp() {
   wait_line tx '"type":"interval"'
   wait_line rx '"type":"interval"'
   local segs
-  segs=$(snmp "$NS_A" snmp Tcp: OutSegs)
+  segs=$(snmp "$NS_A" snmp Tcp OutSegs)
   tcp_pingpong "$NS_B" "$IP_B" 5001 "$NS_A" "$N"
   settle
-  segs=$(($(snmp "$NS_A" snmp Tcp: OutSegs) - segs))
+  segs=$(($(snmp "$NS_A" snmp Tcp OutSegs) - segs))
   tool_stop tx INT
   tool_stop rx INT
   expect_eq "the server read each message alone" "$N" "$(cat "$CASE_DIR/tcp")"
