@@ -8,14 +8,28 @@ set -uo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 status=0
+summary=()
+fails=$(mktemp)
 
-# suite NAME CMD...: one suite, its time after its summary.
+# suite NAME CMD...: one suite, its time after its summary; the summary
+# and time are repeated at the end.
 suite() {
-  local name=$1 start=$SECONDS
+  local name=$1 start=$SECONDS out
   shift
   echo "== $name"
-  "$@" || status=1
+  out=$(mktemp)
+  "$@" 2>&1 | tee "$out"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  summary+=("$name: $(last_count "$out"), $((SECONDS - start)) s")
+  grep -E '^(FAIL|[0-9]+/[0-9]+ Test .*Failed|\[  FAILED  \]) ' "$out" >>"$fails"
+  rm -f "$out"
   echo "== $name: $((SECONDS - start)) s"
+}
+
+# last_count FILE: the suite's closing count line (ctest's "N% tests
+# passed", cmocka's and ours "N passed, N failed").
+last_count() {
+  grep -E '[0-9]+ passed|tests passed|tests failed' "$1" | tail -n 1
 }
 
 suite "C unit tests (cmocka, ctest)" ctest --test-dir "$build" --output-on-failure
@@ -41,5 +55,15 @@ wait "$lab" || status=1
 trap - EXIT
 cat "$lab_log"
 echo "== Kernel lab: $((SECONDS - lab_start)) s"
+
+# The end of a long log is what a CI page shows: every suite's count, and
+# the failures and lab faults again.
+echo "== Summary"
+printf '%s\n' "${summary[@]}"
+grep -E '^(lab [0-9.]+: suite|run\.sh: )' "$lab_log"
+echo "Kernel lab: $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$lab_log" | tr '\n' ';' | sed 's/;$//; s/;/; /g'), $((SECONDS - lab_start)) s"
+cat "$fails"
+grep '^FAIL ' "$lab_log"
+rm -f "$fails"
 
 exit $status

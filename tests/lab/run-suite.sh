@@ -153,7 +153,7 @@ lab_shapes() {
 # run_suite K: the guest runs tests/lab/t_*.sh on kernel K's packs.
 run_suite() {
   local kernel=$1 start=$SECONDS status
-  VNST_LAB_KERNEL=$kernel VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-3600} \
+  VNST_LAB_KERNEL=$kernel VNST_LAB_TIMEOUT=${VNST_LAB_TIMEOUT:-1800} \
     "$here/run.sh" tests/lab/suite.sh "$build/vnetscope" "$build/lab-packs-$kernel"
   status=$?
   echo "lab $kernel: suite took $((SECONDS - start)) s"

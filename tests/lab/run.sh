@@ -48,7 +48,9 @@ start=$SECONDS
 touch "$tmp/console.log"
 # no_timer_check: on a loaded host the emulated timer can tick too late
 # for the kernel's boot check, which then panics ("IO-APIC + timer
-# doesn't work").
+# doesn't work"). softlockup_panic: a guest kernel stuck on a CPU panics
+# (and powers off, -no-reboot) with every CPU's backtrace, instead of
+# holding the run until the timeout.
 qemu-system-x86_64 -nodefaults -display none -no-reboot \
   -accel tcg,thread=multi -cpu max -smp "$(nproc)" -m "$mem" \
   -object memory-backend-memfd,id=mem,size="$mem",share=on -numa node,memdev=mem \
@@ -57,7 +59,7 @@ qemu-system-x86_64 -nodefaults -display none -no-reboot \
   -netdev hubport,id=nic1,hubid=0 -device virtio-net-pci,netdev=nic1,mac=52:54:00:00:07:01 \
   -netdev hubport,id=nic2,hubid=0 -device virtio-net-pci,netdev=nic2,mac=52:54:00:00:07:02 \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-  -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 no_timer_check init=/sbin/vns-lab-init vns.root=$repo -- $*" \
+  -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 softlockup_panic=1 softlockup_all_cpu_backtrace=1 no_timer_check init=/sbin/vns-lab-init vns.root=$repo -- $*" \
   -serial file:"$tmp/console.log" >"$tmp/qemu.log" 2>&1 &
 qemu=$!
 pids+=("$qemu")
@@ -66,14 +68,26 @@ pids+=("$qemu")
 tail -n +1 -f "$tmp/console.log" --pid="$qemu" &
 pids+=($!)
 while kill -0 "$qemu" 2>/dev/null && ((SECONDS - start < timeout_s)); do sleep 1; done
+# kernel_trouble: the guest kernel's first report of a fault (lockup,
+# BUG, oops, panic) and the test file it ran, on lines of their own
+# ("run.sh: | ..."), so the end of a long log still shows them.
+kernel_trouble() {
+  local first
+  first=$(grep -n -m1 -E 'soft lockup|hard LOCKUP|BUG:|Oops|Kernel panic|blocked for more than' "$tmp/console.log" | cut -d: -f1)
+  [ -n "$first" ] || return 0
+  echo "run.sh: the guest kernel reported a fault while running $(head -n "$first" "$tmp/console.log" | grep -E '^== t_' | tail -1 | cut -c4-):" >&2
+  sed -n "${first},$((first + 60))p" "$tmp/console.log" | sed 's/^/run.sh: | /' >&2
+}
 if kill -0 "$qemu" 2>/dev/null; then
   echo "run.sh: the guest did not finish in $timeout_s s" >&2
+  kernel_trouble
   exit 124
 fi
 sleep 0.5
 status=$(sed -n 's/^VNS-LAB-EXIT \([0-9]*\).*/\1/p' "$tmp/console.log" | tail -1)
 if [ -z "$status" ]; then
   echo "run.sh: the guest stopped without an exit status; qemu said: $(head -c 2000 "$tmp/qemu.log")" >&2
+  kernel_trouble
   exit 2
 fi
 echo "lab: guest ran for $((SECONDS - start)) s (boot, command, power-off)"
