@@ -2,7 +2,7 @@
  * and the task that woke them. At sched:sched_switch the task leaving
  * (prev, the current task) is recorded with its stacks, if it passes the
  * filters; when it is switched in again (next), the time since is added
- * to its key. With --waker, sched:sched_wakeup names the waker of a
+ * to its key. With --waker, sched:sched_waking names the waker of a
  * recorded task (the wakeup that ended its block; none for a preempted
  * task, which stayed runnable). Stacks are taken when the task leaves: a tracepoint runs in
  * the leaving task only, so there is nothing to walk at switch-in. */
@@ -144,11 +144,13 @@ VNS_TP(sched, sched_switch)
 }
 
 /* The waker is the current task (in an interrupt, e.g. a timer's: the
- * task interrupted). */
+ * task interrupted). sched_waking, not sched_wakeup: a wakeup of a task
+ * on another CPU may be queued to that CPU, where sched_wakeup then runs
+ * in its interrupt, under whatever task it found there. */
 #if WAKER
-VNS_TP(sched, sched_wakeup)
+VNS_TP(sched, sched_waking)
 {
-  u32 tid = vns_task_tid(VNS_ARG(sched_wakeup, p));
+  u32 tid = vns_task_tid(VNS_ARG(sched_waking, p));
   struct block *b = blocked.lookup(&tid);
   if (!b)
     return 0;

@@ -3,7 +3,7 @@
 --
 -- Sums the time each thread spends off CPU (blocked, or preempted and
 -- waiting to run) per kernel stack, user stack and waker, from
--- sched:sched_switch (and, with --waker, sched:sched_wakeup); reports every interval (a
+-- sched:sched_switch (and, with --waker, sched:sched_waking); reports every interval (a
 -- time series) and the totals at exit, as text with stacks, JSON, or
 -- folded stacks for flame graphs (--format folded).
 --
@@ -24,7 +24,7 @@
 --         clock_nanosleep+0x6b
 --         naps+0x2d
 --
--- Requires: raw tracepoints sched:sched_switch (and sched:sched_wakeup
+-- Requires: raw tracepoints sched:sched_switch (and sched:sched_waking
 -- for --waker) (Linux 4.17+).
 local drops = require "vns.drops"
 local errors = require "vns.errors"
@@ -68,7 +68,7 @@ local function program(opts)
     errors.usage("option --stacks user with --threads kernel: kernel threads have no user stacks")
   end
   return template.render(template.read("offcpu.c"), {
-    SCHED = opts.waker and sched.code("sched_switch", "sched_wakeup") or sched.code("sched_switch"),
+    SCHED = opts.waker and sched.code("sched_switch", "sched_waking") or sched.code("sched_switch"),
     WAKER = template.bool(opts.waker),
     KSTACKS = template.bool(opts.stacks ~= "user"),
     USTACKS = template.bool(opts.stacks ~= "kernel"),
@@ -217,8 +217,8 @@ return tool.summary {
     "vnetscope offcpu --tid 4243 --state blocked --waker --format json",
     "vnetscope offcpu --pid 4242 -d 30 -i 30 --format folded",
   },
-  requires = "raw tracepoints sched:sched_switch (and sched:sched_wakeup for --waker) (Linux 4.17+)",
-  probes = { "raw_tracepoint:sched_switch", "raw_tracepoint:sched_wakeup" },
+  requires = "raw tracepoints sched:sched_switch (and sched:sched_waking for --waker) (Linux 4.17+)",
+  probes = { "raw_tracepoint:sched_switch", "raw_tracepoint:sched_waking" },
   defaults = { interval = 5, top = 10, formats = { "folded" } },
   options = {
     net.options({ "pid", "comm" }),

@@ -76,6 +76,9 @@ M.known = {
   ["sched:sched_wakeup_new"] = {
     { name = "p", field = false, ctype = "struct task_struct *", btf = "struct task_struct *" },
   },
+  ["sched:sched_waking"] = {
+    { name = "p", field = false, ctype = "struct task_struct *", btf = "struct task_struct *" },
+  },
 }
 
 -- The net and qdisc tracepoints a packet passes (skb-trace): only the
