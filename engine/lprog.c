@@ -1,6 +1,7 @@
 /* lprog: loaded programs and the links their attachments leave.
  *   prog:attach(kind, ...) -> link | nil, message, code
- *   prog:info() -> {insns, verified_insns, jited_bytes, run_time_ns, run_cnt}
+ *   prog:info() -> {insns, verified_insns, jited_bytes, run_time_ns, run_cnt,
+ *                   recursion_misses}
  *   link:detach()  (also on __gc and __close) */
 #include <errno.h>
 #include <linux/bpf.h>
@@ -73,7 +74,7 @@ static int prog_info(lua_State *L)
   memset(&info, 0, sizeof info);
   if (bpf_obj_get_info_by_fd(p->fd, &info, &len))
     return lhelp_fail(L, errno, "prog %s info: %s", p->name, strerror(errno));
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushinteger(L, info.xlated_prog_len / 8);
   lua_setfield(L, -2, "insns");
   lua_pushinteger(L, info.verified_insns);
@@ -84,6 +85,10 @@ static int prog_info(lua_State *L)
   lua_setfield(L, -2, "run_time_ns");
   lua_pushinteger(L, (lua_Integer)info.run_cnt);
   lua_setfield(L, -2, "run_cnt");
+  /* Runs the kernel skipped: the program was already running on that
+   * CPU (5.12+; 0 before). */
+  lua_pushinteger(L, (lua_Integer)info.recursion_misses);
+  lua_setfield(L, -2, "recursion_misses");
   lua_pushinteger(L, info.id);
   lua_setfield(L, -2, "id");
   return 1;

@@ -183,6 +183,19 @@ end
 
 function Program:table(name) return self.mod:table(name) end
 
+-- How many probe hits the kernel did not run these programs for: a hit
+-- on a CPU where the same program was already running (e.g. the packet
+-- of an interrupt's softirq while the program ran for the task it
+-- interrupted). Linux 5.12+ counts them; 0 before.
+function Program:skipped()
+  local n = 0
+  for _, prog in pairs(self.progs) do
+    local info = prog:info()
+    n = n + (info and info.recursion_misses or 0)
+  end
+  return n
+end
+
 -- Detach in reverse order of attaching; safe to call twice.
 function Program:close()
   for i = #self.links, 1, -1 do self.links[i]:detach() end

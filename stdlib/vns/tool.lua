@@ -40,6 +40,7 @@
 local budget = require "vns.budget"
 local cache = require "vns.cache"
 local core = require "vns.core"
+local devwatch = require "vns.devwatch"
 local events = require "vns.events"
 local filter = require "vns.filter"
 local listen = require "vns.listen"
@@ -177,7 +178,10 @@ function M.loop(runs, opts, serve)
     wait_until(due, serve)
     if core.interrupted() then break end
     -- The last (maybe partial) interval still gets its own report.
-    for _, run in ipairs(runs) do emit(run.tool, run, false) end
+    for _, run in ipairs(runs) do
+      emit(run.tool, run, false)
+      if run.devices then run.devices:check() end
+    end
     if stop_at and core.monotime() >= stop_at then break end
   end
 end
@@ -226,7 +230,9 @@ function Tool:start(opts, text, flow_filter)
     if self.header then self.header(run, io.stdout)
     -- (A tool whose events need --details has none without it.)
     elseif self.row and self.row.columns and opts.details ~= false then events.header(self.row, io.stdout) end
+    io.stdout:flush()
   end
+  run.devices = devwatch.new(self:specs(), opts)
   return run
 end
 
@@ -235,6 +241,12 @@ function Tool:finish(run)
   run.program:close()
   core.poll(0)
   emit(self, run, true)
+  local skipped = run.program:skipped()
+  if skipped > 0 then
+    io.stderr:write(string.format("vnetscope: the kernel skipped this tool's programs %d times (a probe hit while the " ..
+      "same program ran on that CPU, as when an interrupt's packet comes during one): counts may lack up to %d events\n",
+      skipped, skipped))
+  end
 end
 
 function Tool:run(argv)

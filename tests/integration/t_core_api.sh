@@ -359,6 +359,7 @@ KPROBE_LUA='
 local mod = assert(core.compile("int kprobe__udp_rcv(struct pt_regs *ctx) { return 0; }"))
 local prog, err = mod:load("kprobe__udp_rcv", "kprobe")
 say("insns", prog and prog:info().insns or err)
+say("misses", prog and prog:info().recursion_misses or err)
 local link, msg, code = prog:attach("kprobe", "udp_rcv")
 say("link", link)
 say("message", msg)
@@ -370,6 +371,7 @@ case_kprobe_load() {
   need_root
   vns_run kp 60 -e "$PRELUDE$KPROBE_LUA"
   expect_gt "instructions of the verifier-loaded kprobe program" 0 "$(field kp insns)"
+  expect_eq "runs the kernel skipped (recursion_misses)" 0 "$(field kp misses)"
 }
 
 case_kprobe_attach() {

@@ -31,16 +31,20 @@ cache_dir_case() {
   expect_eq "temporary trees left in the cache" "" "$(find "$dir" -name '.tmp-*')"
 }
 
-# The device --dev names is deleted while the tool runs (GONE=link), or
-# the namespace holding it (GONE=netns: its devices go with it): the
-# tool goes on (nothing left to match), stops on SIGINT with its report
-# of the drops made before, and leaves nothing loaded.
+# The device --dev names is deleted while the tool runs (GONE=link; the
+# tool runs in the device's namespace and says the device is gone), or
+# the namespace holding it (GONE=netns: its devices go with it; the tool
+# runs outside it and said at start that the name is not in its
+# namespace): the tool goes on (nothing left to match), stops on SIGINT
+# with its report of the drops made before, and leaves nothing loaded.
 case_device_deleted() {
   need_root
   need_drop_reasons
   topo_pair
   bpf_progs >"$CASE_DIR/before"
-  tool_start ds drop-summary --dev "$DEV_B" -i 1
+  local ns=$NS_B
+  [ "$1" = netns ] && ns=
+  NETNS=$ns tool_start ds drop-summary --dev "$DEV_B" -i 1
   wait_ready ds
   send_udp "$NS_A" "$IP_B" 9999 3
   wait_line ds 'drops: 3'
@@ -53,6 +57,11 @@ case_device_deleted() {
   tool_stop ds INT
   expect_eq "exit status" 0 "$STATUS"
   expect_match "the final report: the 3 drops made before" '^Total since start +drops: 3$' "$(out_of ds)"
+  if [ "$1" = netns ]; then
+    expect_match "the message at start" "^vnetscope: --dev $DEV_B: no such device in this network namespace; it is matched by name in every namespace$" "$(err_of ds)"
+  else
+    expect_match "the message" "^vnetscope: --dev $DEV_B: the device is gone \\(deleted, or its namespace\\)" "$(err_of ds)"
+  fi
   expect_no_leaked_progs "$CASE_DIR/before"
 }
 
