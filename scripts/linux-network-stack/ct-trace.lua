@@ -26,13 +26,12 @@ local events = require "vns.events"
 local kernel = require "vns.kernel"
 local net = require "vns.net"
 local output = require "vns.output"
+local ovslayout = require "vns.ovslayout"
 local template = require "vns.template"
 local tool = require "vns.tool"
 local tracepoint = require "vns.tracepoint"
-local virtlayout = require "vns.virtlayout"
 
 -- The ct() action's commit bit, read at ovs_ct_execute (vns/ovs_layout.h).
-local OVS_LAYOUT = { { "vns_ovs_conntrack_info", "flags", "ovs_conntrack_info", "commit" } }
 
 local function variant_of(opts)
   if opts.variant ~= "auto" then return opts.variant end
@@ -73,7 +72,7 @@ local function program(opts, f)
     tps = tracepoint.code(tracepoint.probe("net", "net_dev_queue"), tracepoint.probe("skb", "kfree_skb"))
   end
   return template.render(template.read("ct-trace.c"), {
-    LAYOUT_CHECKS = virtlayout.checks("openvswitch", OVS_LAYOUT),
+    LAYOUT_CHECKS = ovslayout.checks("ct_commit"),
     TRACEPOINTS = tps,
     BUDGET = budget.code(opts),
     FILTER_MAPS = f.decls,

@@ -26,15 +26,12 @@ local ctxfilter = require "vns.ctxfilter"
 local drops = require "vns.drops"
 local errors = require "vns.errors"
 local net = require "vns.net"
+local ovslayout = require "vns.ovslayout"
 local report = require "vns.report"
 local template = require "vns.template"
 local tool = require "vns.tool"
 local tracepoint = require "vns.tracepoint"
-local virtlayout = require "vns.virtlayout"
 
-local LAYOUT = { { "vns_sw_flow_actions", "actions_len", "sw_flow_actions", "actions_len" },
-                 { "vns_sw_flow_key", "recirc_id", "sw_flow_key", "recirc_id" },
-                 { "vns_sw_flow_key", "ct_state", "sw_flow_key", "ct_state" } }
 
 local ERRNO = { [4] = "EINTR", [11] = "EAGAIN", [12] = "ENOMEM", [19] = "ENODEV", [22] = "EINVAL", [28] = "ENOSPC",
                 [32] = "EPIPE", [90] = "EMSGSIZE", [105] = "ENOBUFS", [107] = "ENOTCONN", [111] = "ECONNREFUSED",
@@ -70,7 +67,7 @@ local FREED_IN = {
 
 local function program(opts, f)
   return template.render(template.read("ovs-drops.c"), {
-    LAYOUT_CHECKS = virtlayout.checks("openvswitch", LAYOUT),
+    LAYOUT_CHECKS = ovslayout.checks("actions_len", "recirc_id", "ct_state"),
     TRACEPOINTS = tracepoint.probe("skb", "kfree_skb").code,
     DROP_COUNTER = report.counter("drops", "ovs_drop_key", 1024),
     STACKS = template.bool(opts.stacks or false),

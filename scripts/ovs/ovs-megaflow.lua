@@ -27,18 +27,17 @@ local budget = require "vns.budget"
 local events = require "vns.events"
 local odpflow = require "vns.odpflow"
 local output = require "vns.output"
+local ovslayout = require "vns.ovslayout"
 local template = require "vns.template"
 local tool = require "vns.tool"
-local virtlayout = require "vns.virtlayout"
 
-local LAYOUT = { { "vns_dp_upcall_info", "cmd", "dp_upcall_info", "cmd" } }
 local COUNTS = { "upcalls", "installs", "modifies", "deletes" }
 local LAST = { [0] = "install", [1] = "modify", [2] = "delete" }
 local RECORD_BYTES = 1080   -- struct mf_event: 48 bytes and the message
 
 local function program(opts, f)
   return template.render(template.read("ovs-megaflow.c"), {
-    LAYOUT_CHECKS = virtlayout.checks("openvswitch", LAYOUT),
+    LAYOUT_CHECKS = ovslayout.checks("upcall_cmd"),
     FILTER = f.expr,
     FILTERED = template.code(f.needs_l3 and "1" or "0"),
     DETAILS = template.bool(opts.details or false),

@@ -28,12 +28,11 @@
 local errors = require "vns.errors"
 local hist = require "vns.hist"
 local net = require "vns.net"
+local ovslayout = require "vns.ovslayout"
 local stages = require "vns.stages"
 local template = require "vns.template"
 local tool = require "vns.tool"
-local virtlayout = require "vns.virtlayout"
 
-local LAYOUT = { { "vns_dp_upcall_info", "cmd", "dp_upcall_info", "cmd" } }
 
 local ERRNO = { [11] = "EAGAIN", [12] = "ENOMEM", [32] = "EPIPE", [90] = "EMSGSIZE", [105] = "ENOBUFS",
                 [107] = "ENOTCONN", [111] = "ECONNREFUSED", [4] = "EINTR", [512] = "ERESTARTSYS", [22] = "EINVAL",
@@ -54,7 +53,7 @@ local kit = stages.new {
 
 local function program(opts, f)
   local text = template.render(template.read("ovs-upcall-latency.c"),
-                               { LAYOUT_CHECKS = virtlayout.checks("openvswitch", LAYOUT) })
+                               { LAYOUT_CHECKS = ovslayout.checks("upcall_cmd") })
   return text .. kit:program(opts, f)
 end
 
