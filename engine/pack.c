@@ -179,6 +179,11 @@ static char *rd_str(struct rd *r)
     rd_fail(r, "string too long (%u bytes)", n);
   if (!rd_have(r, n))
     return NULL;
+  /* Strings live on as C strings: a NUL inside would cut one short. */
+  if (memchr(r->p, '\0', n)) {
+    rd_fail(r, "a string holds a NUL byte");
+    return NULL;
+  }
   char *s = malloc((size_t)n + 1);
   if (!s) {
     rd_fail(r, "out of memory");

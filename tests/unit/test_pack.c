@@ -286,6 +286,22 @@ static void test_bad_counts(void **state)
   free(buf);
 }
 
+/* Strings are length-counted on disk and C strings in memory: one with a
+ * NUL inside would come back shorter (found by fuzz_pack). */
+static void test_nul_in_string(void **state)
+{
+  struct pack p = {0};
+  char *buf, key[] = "abc";
+  size_t len;
+  p.key = key;
+  encode(&p, &buf, &len);
+  assert_memory_equal(buf + 24, "abc", 3);
+  buf[25] = '\0';
+  reseal(buf, len);
+  assert_rejected(buf, len, "NUL byte");
+  free(buf);
+}
+
 /* Encode p (which pack_encode takes as is), expect decode to refuse it. */
 static void assert_encoded_rejected(struct pack *p, const char *want)
 {
@@ -555,6 +571,7 @@ int main(void)
       cmocka_unit_test(test_empty_pack),
       cmocka_unit_test(test_checksum),
       cmocka_unit_test(test_truncated),
+      cmocka_unit_test(test_nul_in_string),
       cmocka_unit_test(test_header),
       cmocka_unit_test(test_bad_counts),
       cmocka_unit_test(test_bad_indices),
