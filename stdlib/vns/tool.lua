@@ -180,7 +180,7 @@ function M.loop(runs, opts, serve)
     -- The last (maybe partial) interval still gets its own report.
     for _, run in ipairs(runs) do
       emit(run.tool, run, false)
-      if run.devices then run.devices:check() end
+      if run.devwatch then run.devwatch:check() end
     end
     if stop_at and core.monotime() >= stop_at then break end
   end
@@ -232,7 +232,7 @@ function Tool:start(opts, text, flow_filter)
     elseif self.row and self.row.columns and opts.details ~= false then events.header(self.row, io.stdout) end
     io.stdout:flush()
   end
-  run.devices = devwatch.new(self:specs(), opts)
+  run.devwatch = devwatch.new(self:specs(), opts)
   return run
 end
 
