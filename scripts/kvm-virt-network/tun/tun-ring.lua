@@ -5,8 +5,9 @@
 -- reader falls behind the ring fills, and a full ring drops (see
 -- vnet-txdrop). This tool reads the ring's fill level each time
 -- tun_net_xmit adds a packet: per device and queue a histogram of the
--- fill level in tenths of the ring, and the flows whose packets found the
--- ring full or at/above --threshold percent.
+-- fill level in tenths of the ring ("full": the packets tun dropped for a
+-- full ring, from its return value), and the flows whose packets were so
+-- dropped or found the ring at/above --threshold percent.
 --
 -- Usage: vnetscope tun-ring [--dev D] [--queue Q] [--threshold PCT] [flow options] [-i S]
 local net = require "vns.net"
@@ -20,6 +21,7 @@ local virtlayout = require "vns.virtlayout"
 local LAYOUT = {
   { "vns_tun_file", "tx_ring", "tun_file", "tx_ring" },
   { "vns_tun_struct", "numqueues", "tun_struct", "numqueues" },
+  { "vns_tun_struct", "txflt_count", "tun_struct", "txflt" },
 }
 local MAX_FLOWS = 10240
 
@@ -122,7 +124,7 @@ return tool.summary {
     "vnetscope tun-ring --dev vnet0 --queue 0 --threshold 50 --proto udp",
   },
   requires = "kprobes and the tun module",
-  probes = { "kprobe:tun_net_xmit" },
+  probes = { "kprobe:tun_net_xmit", "kretprobe:tun_net_xmit" },
   options = {
     net.options({ "dev" }),
     { name = "queue", type = "integer", min = 0, max = 255, help = "only this queue of the device (0-255)" },
