@@ -60,8 +60,11 @@ echo "== Kernel lab: $((SECONDS - lab_start)) s"
 # the failures and lab faults again.
 echo "== Summary"
 printf '%s\n' "${summary[@]}"
-grep -E '^(lab [0-9.]+: suite|run\.sh: )' "$lab_log"
-echo "Kernel lab: $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$lab_log" | tr '\n' ';' | sed 's/;$//; s/;/; /g'), $((SECONDS - lab_start)) s"
+grep -E '^(lab [0-9.]+: suite|run\.sh: |SKIP kernel lab)' "$lab_log"
+# Each guest's count line after the kernel it ran.
+awk '/^lab guest: kernel / { k = $4; sub(/,$/, "", k) }
+     /^[0-9]+ passed, [0-9]+ failed/ { print "Kernel lab, " (k ? k : "setup") ": " $0; k = "" }' "$lab_log"
+echo "Kernel lab: $((SECONDS - lab_start)) s"
 cat "$fails"
 grep '^FAIL ' "$lab_log"
 rm -f "$fails"
