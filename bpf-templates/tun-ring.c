@@ -39,8 +39,7 @@ BPF_HASH(ring_size, struct size_key, u32, 1024);
 /* A packet between tun_net_xmit's entry and its return (per CPU: tun
  * sends with BHs off, so it does not nest on a CPU). */
 struct xmit_pending {
-  u64 skb;
-  u32 tap_filter;
+  struct vns_tun_xmit x;
   u32 pct;
   struct fill_key key;
   struct hot_key hot;
@@ -58,7 +57,7 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
   struct xmit_pending *p = xmit_pending.lookup(&zero);
   if (!p)
     return 0;
-  p->skb = 0;
+  p->x.skb = 0;
 {{ FLOW_FILTER }}
   struct fill_key key = {};
   struct vns_ring_state ring = {};
@@ -77,25 +76,18 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
   struct vns_flow g = {};
   if (pct >= FLOW_PCT && vns_flow_from_skb(skb, &g))
     vns_flow_key_of(&p->hot.flow, &g);
-  vns_read(&p->tap_filter, sizeof(p->tap_filter), &vns_tun_of(dev)->txflt_count);
-  p->skb = (u64)skb;
+  vns_tun_xmit_begin(&p->x, skb, dev);
   return 0;
 }
 
-/* Full is the outcome, not the fill at entry: tun sends without a queue
- * lock (LLTX), so vhost's consume or another sender can change the slot
- * before the produce. tun returns NET_XMIT_DROP exactly where it adds to
- * the device's TX dropped; with no tap MAC filter set, the failed produce
- * into the ring is what dropped it (socket and eBPF filters aside:
- * vnet-txdrop tells them apart). */
+/* The slot and the flow's state from the outcome (vns_tun_xmit_end). */
 int kretprobe__tun_net_xmit(struct pt_regs *ctx)
 {
   u32 zero = 0;
   struct xmit_pending *p = xmit_pending.lookup(&zero);
-  if (!p || !p->skb)
+  int full = p ? vns_tun_xmit_end(&p->x, ctx) : -1;
+  if (full < 0)
     return 0;
-  p->skb = 0;
-  int full = PT_REGS_RC(ctx) == 1 /* NET_XMIT_DROP */ && !p->tap_filter;
   if (full)
     p->key.slot = 10;
   u64 none = 0, *n = fill_hist.lookup_or_try_init(&p->key, &none);

@@ -44,12 +44,10 @@ struct q_stats {
 
 BPF_HASH(queues, struct q_key, struct q_stats, 4096);
 
-/* The packet tun_net_xmit is sending on this CPU (it runs with bottom
- * halves off: one at a time), for its return. */
+/* The packet tun_net_xmit is sending on this CPU, for its return. */
 struct xmit_pending {
-  u64 skb;
+  struct vns_tun_xmit x;
   struct q_key k;
-  u32 tap_filter; /* a tap MAC filter was set: a drop may be its */
 };
 BPF_PERCPU_ARRAY(xmit_pending, struct xmit_pending, 1);
 
@@ -65,7 +63,7 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
   struct xmit_pending *p = xmit_pending.lookup(&zero);
   if (!p)
     return 0;
-  p->skb = 0;
+  p->x.skb = 0;
   struct q_key k = {};
   struct vns_ring_state ring = {};
   if (!vns_tun_xmit_ring(skb, dev, k.dev, &k.queue, &ring) || !ring.size || !({{ CTX_FILTER }}))
@@ -80,25 +78,16 @@ int kprobe__tun_net_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_de
   s->size = ring.size;
   s->fill_last = ring.fill;
   p->k = k;
-  vns_read(&p->tap_filter, sizeof(p->tap_filter), &vns_tun_of(dev)->txflt_count);
-  p->skb = (u64)skb;
+  vns_tun_xmit_begin(&p->x, skb, dev);
   return 0;
 }
 
-/* The ring full is counted from the outcome, not the fill at entry: tun
- * sends without a queue lock (LLTX), so another sender or vhost's consume
- * can change the slot between the entry and the produce. tun returns
- * NET_XMIT_DROP exactly where it adds to the device's TX dropped; with the
- * queue present and no tap MAC filter, the failed produce into the ring is
- * what dropped it (socket and eBPF filters aside: vnet-txdrop). */
+/* The ring full is counted from the outcome (vns_tun_xmit_end). */
 int kretprobe__tun_net_xmit(struct pt_regs *ctx)
 {
   u32 zero = 0;
   struct xmit_pending *p = xmit_pending.lookup(&zero);
-  if (!p || !p->skb)
-    return 0;
-  p->skb = 0;
-  if (PT_REGS_RC(ctx) != 1 /* NET_XMIT_DROP */ || p->tap_filter)
+  if (!p || vns_tun_xmit_end(&p->x, ctx) != 1)
     return 0;
   struct q_stats *s = stats_of(&p->k);
   if (s)

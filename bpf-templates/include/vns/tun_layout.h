@@ -101,6 +101,37 @@ static __always_inline struct vns_tun_file *vns_tun_xmit_ring(struct sk_buff *sk
   return tfile;
 }
 
+/* A tun_net_xmit between its entry and its return on this CPU (tun sends
+ * with bottom halves off: one at a time per CPU), kept in a per-CPU slot
+ * so its return can tell what became of the packet. */
+struct vns_tun_xmit {
+  u64 skb;        /* 0: none pending */
+  u32 tap_filter; /* a tap MAC filter was set: a drop may be its */
+  u32 pad;
+};
+
+/* At the entry, once the packet is one to follow. */
+static __always_inline void vns_tun_xmit_begin(struct vns_tun_xmit *x, struct sk_buff *skb, struct net_device *dev)
+{
+  vns_read(&x->tap_filter, sizeof(x->tap_filter), &vns_tun_of(dev)->txflt_count);
+  x->skb = (u64)skb;
+}
+
+/* At the return: -1 when no entry is pending, 1 when tun dropped the
+ * packet for a full ring, else 0. Full is the outcome, not the fill at
+ * entry: tun sends without a queue lock (LLTX), so vhost's consume or
+ * another sender can change the slot before the produce. tun returns
+ * NET_XMIT_DROP exactly where it adds to the device's TX dropped; with no
+ * tap MAC filter set, the failed produce into the ring is what dropped it
+ * (socket and eBPF filters aside: vnet-txdrop tells them apart). */
+static __always_inline int vns_tun_xmit_end(struct vns_tun_xmit *x, struct pt_regs *ctx)
+{
+  if (!x->skb)
+    return -1;
+  x->skb = 0;
+  return PT_REGS_RC(ctx) == 1 /* NET_XMIT_DROP */ && !x->tap_filter;
+}
+
 /* The tun_file whose socket SOCK is (a struct socket *: tun_get_socket()
  * gives &tfile->socket to vhost-net), with its queue index and device
  * name; NULL when SOCK is not a tun/tap queue's (the device's queue of
