@@ -300,6 +300,16 @@ wait_line() {
 
 wait_ready() { wait_line "$1" 'Hit Ctrl-C to end\.'; }
 
+# wait_lines TAG ERE N: until the tool printed N lines matching ERE, for
+# READY_TENTHS tenths of a second at most; the case judges the count.
+wait_lines() {
+  local i
+  for ((i = 0; i < READY_TENTHS; i++)); do
+    [ "$(grep -cE -- "$2" "$CASE_DIR/$1.out")" -ge "$3" ] && return 0
+    sleep 0.1
+  done
+}
+
 # tool_wait TAG [TENTHS]: wait for the tool to exit; sets STATUS.
 # shellcheck disable=SC2034
 tool_wait() {

@@ -98,6 +98,9 @@ case_threshold_events() {
   send_udp "$NS_A" "$IP_B" 9999 13
   send_udp "$NS_A" "$IP_C" 9999 7
   qdisc_drained "$NS_A" "$DEV_AC"
+  # The shaper sends the last one about 0.5 s after it came: its event
+  # ends the wait, not a fixed sleep.
+  wait_lines ev '"type":"event"' 6
   settle
   tool_stop js INT
   tool_stop ev INT
@@ -127,7 +130,8 @@ case_kit_fast_path() {
   send_udp "$NS_A" "$IP_B" 9999 13
   send_udp "$NS_A" "$IP_C" 9999 7
   qdisc_drained "$NS_A" "$DEV_AC"
-  settle
+  wait_lines fj '"type":"event"' 6
+  wait_lines ft " $DEV_AC +44  queue=" 6
   tool_stop fj INT
   tool_stop ft INT
   expect_eq "JSON events: six, on $DEV_AC, each stage timed in order" 6 "$(count_events fj "r.dev == '$DEV_AC'
