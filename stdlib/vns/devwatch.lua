@@ -5,6 +5,8 @@
 -- each said once on stderr. The tool goes on: its programs match the
 -- name in the kernel, in every namespace, so a device of that name
 -- counts again as soon as one exists.
+local options = require "vns.options"
+
 local M = {}
 
 -- The names of the devices in this process's network namespace
@@ -29,7 +31,7 @@ function M.new(specs, opts)
   local watched = {}
   for _, spec in ipairs(specs) do
     if spec.type == "ifname" or spec.type == "ifnames" then
-      local value = opts[(spec.name:gsub("-", "_"))]
+      local value = opts[options.key_of(spec.name)]
       for _, name in ipairs(type(value) == "table" and value or { value }) do
         watched[#watched + 1] = { option = "--" .. spec.name, name = name }
       end

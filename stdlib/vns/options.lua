@@ -70,7 +70,9 @@ M.types = {
   },
 }
 
-local function key_of(name) return (name:gsub("-", "_")) end
+-- The key of an option's value in the parsed table: "phy-dev" -> phy_dev.
+function M.key_of(name) return (name:gsub("-", "_")) end
+local key_of = M.key_of
 
 local function find_spec(specs, arg)
   for _, s in ipairs(specs) do
