@@ -37,19 +37,24 @@ vm_quit() {
 # fresh perl can take tens of seconds to start: a reader that gave up
 # after 30 s closed its socket before they came (the lab's host counted
 # them all as UDP NoPorts, dropped after ip).
+# With READER_HOLD=1 it reads nothing until reader_go: the datagrams
+# wait in its socket (fewer than its buffer holds), so no receive runs
+# while the reader is in a kprobe.
 udp_reader() {
-  rm -f "$CASE_DIR/reader.count" "$CASE_DIR/reader.count.ready"
+  rm -f "$CASE_DIR/reader.count" "$CASE_DIR/reader.count.ready" "$CASE_DIR/reader.count.go"
   timeout 300 ip netns exec "$1" perl -MIO::Socket::INET -e '
-    my ($ip, $port, $n, $out) = @ARGV;
+    my ($ip, $port, $n, $out, $hold) = @ARGV;
     my $s = IO::Socket::INET->new(LocalAddr => $ip, LocalPort => $port, Proto => "udp") or die "bind: $!\n";
     open(my $r, ">", "$out.ready"); close $r;
+    if ($hold) { select(undef, undef, undef, 0.05) until -e "$out.go"; }
     my ($got, $buf) = (0, "");
     while ($got < $n) { $s->recv($buf, 100); $got++; }
     open(my $f, ">", $out); print $f $got; close $f;
-  ' "$2" "$3" "$4" "$CASE_DIR/reader.count" &
+  ' "$2" "$3" "$4" "$CASE_DIR/reader.count" "${READER_HOLD:-}" &
   echo $! >>"$CASE_DIR/pids"
   READER_PID=$!
   local i
   for ((i = 0; i < READY_TENTHS; i++)); do [ -e "$CASE_DIR/reader.count.ready" ] && return 0; sleep 0.1; done
   fail "the UDP reader did not start"
 }
+reader_go() { : >"$CASE_DIR/reader.count.go"; }
