@@ -14,6 +14,7 @@
 --                               labels   the rows' strings and ids (pid, cpu, ...)
 --   a list of histograms        histogram <list> (histograms: no infix),
 --   (vns.hist summaries)        _seconds for time units; le from the buckets
+--                                        (log2: every bound up to a fixed top)
 --   a table of integers         counter  <table>_<field>_total
 -- Reports hold the interval's counts, except `lost` and tables of
 -- integers (sessions, lost), which the tools read as running totals since
@@ -106,12 +107,35 @@ end
 -- its values are whole units), plain values otherwise.
 local SECONDS = { ns = 1e-9, us = 1e-6, ms = 1e-3, s = 1 }
 
+-- A log2 histogram's series show every bucket bound (vns.hist's buckets
+-- end at 2, 4, 8, ... in the tool's unit) up to a fixed top, zeros too,
+-- and any higher one seen: the hosts of a fleet then expose the same le
+-- set, which summing by le across them needs. The top: 2^36 ns (about
+-- 69 s) for times, 2^16 for plain values.
+local LOG2_TOP = { ns = 36, us = 26, ms = 16, s = 6 }
+
+-- The highest k of the buckets' ends 2^k, or nil if they are not log2.
+local function log2_top(h)
+  local top = LOG2_TOP[h.unit] or 16
+  for _, b in ipairs(h.buckets) do
+    if math.type(b.high) ~= "integer" then return nil end
+    local e = b.high + 1
+    if e & (e - 1) ~= 0 or (b.low ~= 0 and b.low * 2 ~= e) then return nil end
+    while (1 << top) < e do top = top + 1 end
+  end
+  return top
+end
+
 function Store:histogram(name, help, labels, h)
   local scale = SECONDS[h.unit]
   if scale then name = name .. "_seconds" end
   local s = self:series(self:family(name, "histogram", help), labels)
+  -- A bucket [low, e - 1] in whole units: a time below e units (it was
+  -- truncated), a plain value at most e - 1.
+  local function le_of(e) return scale and e * scale or e - 1 end
+  for k = 1, log2_top(h) or 0 do s.buckets[le_of(1 << k)] = s.buckets[le_of(1 << k)] or 0 end
   for _, b in ipairs(h.buckets) do
-    local le = b.high and (scale and (b.high + 1) * scale or b.high) or math.huge
+    local le = b.high and le_of(b.high + 1) or math.huge
     s.buckets[le] = (s.buckets[le] or 0) + b.count
   end
   s.count = s.count + h.count

@@ -95,6 +95,10 @@ case_histogram() {
   expect_eq "the +Inf bucket is _count" "$count" \
     "$(scrape ql vnetscope_qdisc_latency_seconds_bucket dev="$DEV_A" le=+Inf)"
   expect_match "an exact _sum" "^vnetscope_qdisc_latency_seconds_sum\\{.*\\} [0-9.e-]+$" "$(cat "$CASE_DIR/ql.prom")"
+  # Every log2 bound, empty or not, 2 us to 2^26 us: the same set on every host.
+  expect_eq "the series' le set" "2e-06 4e-06 8e-06 1.6e-05 ... 33.554432 67.108864 +Inf (27)" \
+    "$(sed -n 's/^vnetscope_qdisc_latency_seconds_bucket{.*le="\([^"]*\)"}.*/\1/p' "$CASE_DIR/ql.prom" |
+      awk '{ a[NR] = $0 } END { print a[1], a[2], a[3], a[4], "...", a[NR - 2], a[NR - 1], a[NR], "(" NR ")" }')"
   tool_stop ql INT
   expect_match "the tool's own count at exit" "^count $count " "$(sed -n '/^Total since start/,$p' "$CASE_DIR/ql.out")"
 }

@@ -47,11 +47,42 @@ function T.histograms_in_seconds_cumulative_with_inf()
   s:add({ histograms = { hist } })
   local l = lines_of(s:text())
   eq(l[2], "# TYPE vnetscope_lat_seconds histogram")
-  eq(l[3], 'vnetscope_lat_seconds_bucket{dev="eth0",le="4e-06"} 2')
-  eq(l[4], 'vnetscope_lat_seconds_bucket{dev="eth0",le="8e-06"} 6')
-  eq(l[5], 'vnetscope_lat_seconds_bucket{dev="eth0",le="+Inf"} 6')
-  eq(l[6], 'vnetscope_lat_seconds_sum{dev="eth0"} 2.6e-05')
-  eq(l[7], 'vnetscope_lat_seconds_count{dev="eth0"} 6')
+  -- Every log2 bound from 2 us to 2^26 us, empty ones too, then +Inf.
+  eq(l[3], 'vnetscope_lat_seconds_bucket{dev="eth0",le="2e-06"} 0')
+  eq(l[4], 'vnetscope_lat_seconds_bucket{dev="eth0",le="4e-06"} 2')
+  eq(l[5], 'vnetscope_lat_seconds_bucket{dev="eth0",le="8e-06"} 6')
+  eq(l[6], 'vnetscope_lat_seconds_bucket{dev="eth0",le="1.6e-05"} 6')
+  eq(l[28], 'vnetscope_lat_seconds_bucket{dev="eth0",le="67.108864"} 6')
+  eq(l[29], 'vnetscope_lat_seconds_bucket{dev="eth0",le="+Inf"} 6')
+  eq(l[30], 'vnetscope_lat_seconds_sum{dev="eth0"} 2.6e-05')
+  eq(l[31], 'vnetscope_lat_seconds_count{dev="eth0"} 6')
+end
+
+function T.histogram_bounds_are_the_same_with_or_without_samples()
+  local s = prometheus.store("t")
+  s:add({ histograms = { { kind = "log2", count = 0, dev = "a", buckets = {} },
+                         { kind = "log2", count = 1, dev = "b", buckets = { { low = 0, high = 1, count = 1 } } },
+                         { kind = "log2", count = 1, dev = "c", buckets = { { low = 1 << 20, high = (1 << 21) - 1, count = 1 } } } } })
+  local text = s:text()
+  local function bounds(dev)
+    local out = {}
+    for le in text:gmatch('_bucket{dev="' .. dev .. '",le="([^"]+)"}') do out[#out + 1] = le end
+    return table.concat(out, " ")
+  end
+  -- Plain values: a bucket [2^(k-1), 2^k - 1] ends at le 2^k - 1.
+  eq(bounds("a"), "1 3 7 15 31 63 127 255 511 1023 2047 4095 8191 16383 32767 65535 +Inf")
+  eq(bounds("b"), bounds("a"))
+  eq(bounds("c"), bounds("a"):gsub(" %+Inf", " 131071 262143 524287 1048575 2097151 +Inf"))
+  has(text, 'vnetscope_t_bucket{dev="b",le="1"} 1\n')
+  has(text, 'vnetscope_t_bucket{dev="c",le="65535"} 0\n')
+end
+
+function T.linear_buckets_keep_their_own_bounds()
+  local s = prometheus.store("t")
+  s:add({ histograms = { { kind = "linear", count = 2, buckets = { { low = 10, high = 19, count = 2 } } } } })
+  local text = s:text()
+  has(text, 'vnetscope_t_bucket{le="19"} 2\n')
+  eq(text:find('le="15"', 1, true), nil)
 end
 
 function T.running_totals_are_taken_not_added()
