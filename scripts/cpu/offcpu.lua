@@ -139,7 +139,7 @@ local function lost(run)
     for _, v in ipairs(per_cpu) do s = s + v end
     n[i] = s
   end
-  return { threads = n[0] or 0, blocks = n[1] or 0 }
+  return { threads = n[0] or 0, blocks = n[1] or 0, unended = n[2] or 0 }
 end
 
 local function collect(run, final)
@@ -192,6 +192,10 @@ local function render(run, data, out, final)
   if data.lost.threads + data.lost.blocks > 0 then
     out:write(string.format("  (not counted, maps full: %d threads, %d blocks; raise --max-threads / --max-keys)\n",
                             data.lost.threads, data.lost.blocks))
+  end
+  if data.lost.unended > 0 then
+    out:write(string.format("  (not counted: %d block(s) the kernel reported no switch-in ending, before the next one)\n",
+                            data.lost.unended))
   end
   if #data.rows == 0 then return end
   local cells = {}

@@ -54,13 +54,12 @@ case_sleeps() {
       end
       return n .. ' ' .. ns // 1000000 .. ' ' .. tostring(ok) end)()")
   read -r n ms ok <<<"$sleeps"
-  # Known, left open: about one run in ten on a loaded host, all three
-  # tools count one block fewer than nvcsw. The thread switched out
-  # twice with no sched_switch bringing it back in between: bpftrace on
-  # the classic tracepoint saw no switch-in either, so the kernel did
-  # not report it (the tools keep the first block open and drop it).
-  [ "$n" -eq "$blocked" ] || [ "$n" -eq $((blocked - 1)) ] ||
-    fail "JSON: nanosleep blocks of the thread: $n, the kernel's voluntary switches $blocked ($N sleeps)"
+  # About one run in ten on a loaded host the thread switches out twice
+  # with no sched_switch bringing it back in between (bpftrace on the
+  # classic tracepoint sees no switch-in either): the tool cannot time
+  # that block and counts it as unended. Together: the kernel's count.
+  expect_eq "JSON: nanosleep blocks and unended ones are the kernel's voluntary switches" "$blocked" \
+    "$((n + $(jsonq js d.lost.unended)))"
   expect_eq "JSON: rows name the thread, its process, comm and user frames" true "$ok"
   lo=$((N * MS * 80 / 100)) hi=$((N * MS * 3))
   [ "$ms" -ge "$lo" ] && [ "$ms" -le "$hi" ] ||
