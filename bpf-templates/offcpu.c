@@ -146,9 +146,14 @@ VNS_TP(sched, sched_switch)
 {
   struct task_struct *prev = VNS_ARG(sched_switch, prev);
   u64 now = bpf_ktime_get_ns();
+  u64 state = VNS_SWITCH_PREV_STATE(prev);
   /* Preempted (even while going to sleep) or yielding: still runnable. */
-  int runnable = VNS_ARG(sched_switch, preempt) || VNS_SWITCH_PREV_STATE(prev) == 0;
-  leaving(VNS_CTX(sched_switch), prev, runnable, now);
+  int runnable = VNS_ARG(sched_switch, preempt) || state == 0;
+  /* An exiting thread's last switch (TASK_DEAD, 0x80 since 4.14) is no
+   * block: it never comes back, and its record would stay until the tid
+   * is reused, then count as unended. */
+  if (!(state & 0x80))
+    leaving(VNS_CTX(sched_switch), prev, runnable, now);
   arriving(VNS_ARG(sched_switch, next), now);
   return 0;
 }

@@ -90,6 +90,19 @@ case_sleeps() {
   expect_gt "folded: a comment line per interval" 1 "$(grep -c '^# offcpu ' "$CASE_DIR/fo.out")"
 }
 
+# An exiting thread's last switch is no block: 300 processes that exit
+# leave no record behind (they filled a 64-thread table before).
+case_exits() {
+  need_root
+  tool_start js offcpu --comm true --max-threads 64 -i 1 -d 60 --format json
+  wait_line js '"type":"interval"'
+  local i
+  for ((i = 0; i < 300; i++)); do /bin/true; done
+  tool_stop js INT
+  expect_eq "JSON: no thread left out of a 64-thread table, none unended" "0 0" \
+    "$(jsonq js "d.lost.threads, d.lost.unended")"
+}
+
 # --min-block above every sleep: nothing of the thread is counted.
 case_min_block() {
   need_root
@@ -148,6 +161,7 @@ case_bad_options() {
 
 run_case "offcpu: a thread's N nanosleeps, their time and stack (text, JSON, folded)" case_sleeps
 run_case "offcpu: --min-block leaves out shorter blocks" case_min_block
+run_case "offcpu: exiting threads leave no record" case_exits
 run_case "offcpu: --waker names the task that ended a block" case_waker
 run_case "offcpu: bad options are one clear error" case_bad_options
 finish
